@@ -1,0 +1,56 @@
+import { type Static, Type } from 'typebox';
+import { Value } from 'typebox/value';
+
+const Seconds = (def: number, minimum = 0) => Type.Number({ minimum, default: def });
+
+const Env = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+  MODE: Type.Union([Type.Literal('api'), Type.Literal('worker'), Type.Literal('both')], { default: 'both' }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+  REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379' }),
+  REDIS_SENTINEL_ADDR: Type.String({ default: '' }),
+  REDIS_MASTER_NAME: Type.String({ default: 'mymaster' }),
+  REDIS_PASSWORD: Type.String({ default: '' }),
+  REDIS_SENTINEL_PASSWORD: Type.String({ default: '' }),
+  REDIS_PREFIX: Type.String({ minLength: 1, pattern: '^[^{}\\s]+$', default: 'td' }),
+  REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 5000 }),
+  REDIS_DATA_DIR: Type.String({ default: './data' }),
+  WORKER_CONCURRENCY: Type.Integer({ minimum: 1, default: 10 }),
+  WORKER_ID: Type.String({ default: '' }),
+  TASK_TIMEOUT_SEC: Seconds(1800, 0.001),
+  MAX_RETRY: Type.Integer({ minimum: 0, default: 5 }),
+  RETRY_MIN_BACKOFF_SEC: Seconds(1, 0.001),
+  RETRY_MAX_BACKOFF_SEC: Seconds(3600, 0.001),
+  LEASE_SEC: Seconds(30, 0.1),
+  SHUTDOWN_GRACE_SEC: Seconds(60),
+});
+
+export type Config = Readonly<Static<typeof Env>>;
+
+/** Reads and checks the environment; an invalid value stops the process with a message naming the variable. */
+export const loadConfig = (env: Record<string, string | undefined> = process.env): Config => {
+  const known = Object.fromEntries(
+    Object.keys(Env.properties).flatMap((k) => (env[k] === undefined || env[k] === '' ? [] : [[k, env[k]]])),
+  );
+  const value = Value.Convert(Env, Value.Default(Env, known));
+  if (!Value.Check(Env, value)) {
+    const problems = new Map<string, string>();
+    for (const e of Value.Errors(Env, value)) {
+      const name = e.instancePath.slice(1);
+      if (!problems.has(name)) problems.set(name, `${name}=${JSON.stringify(env[name])} ${describe(name, e.message)}`);
+    }
+    throw new Error(`invalid environment: ${[...problems.values()].join('; ')}`);
+  }
+  if (value.RETRY_MAX_BACKOFF_SEC < value.RETRY_MIN_BACKOFF_SEC) {
+    throw new Error('invalid environment: RETRY_MAX_BACKOFF_SEC must be at least RETRY_MIN_BACKOFF_SEC');
+  }
+  return Object.freeze(value);
+};
+
+const describe = (name: string, message: string): string => {
+  const schema = (Env.properties as Record<string, { anyOf?: { const?: unknown }[] }>)[name];
+  return schema?.anyOf ? `must be one of ${schema.anyOf.map((s) => s.const).join(', ')}` : message;
+};

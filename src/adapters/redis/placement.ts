@@ -1,0 +1,47 @@
+import type { Recorded } from '../../domain/task/events.ts';
+import { evolve } from '../../domain/task/evolve.ts';
+import type { HttpRequestSpec, Task } from '../../domain/task/task.ts';
+
+/** One task's atomic commit: events decided on `expected`, plus where the task must move. */
+export type TaskCommit = Readonly<{
+  taskId: string;
+  queue: string;
+  expected: number;
+  events: readonly Recorded[];
+  request: HttpRequestSpec | null;
+  /** The ready-stream entry this worker holds for the task; the commit fails with lease-lost if it does not. */
+  entryId: string | null;
+  ack: boolean;
+  ready: boolean;
+  due: number | 'remove' | null;
+}>;
+
+const isDueStatus = (s: Task['status']) => s === 'scheduled' || s === 'retrying';
+
+/**
+ * Where a task lives follows from its status alone: pending → a ready stream, scheduled/retrying → the due
+ * set, active → a worker's pending-entries list, finished → nowhere. A commit moves it from where `before`
+ * put it to where the events leave it. This is the one place that maps statuses to Redis structures.
+ */
+export const commitFor = (
+  before: Task,
+  events: readonly Recorded[],
+  opts: { entryId?: string; request?: HttpRequestSpec } = {},
+): TaskCommit => {
+  const after = events.reduce(evolve, before);
+  const entryId = opts.entryId ?? null;
+  let due: TaskCommit['due'] = null;
+  if (isDueStatus(after.status) && after.dueAt !== null) due = after.dueAt;
+  else if (isDueStatus(before.status)) due = 'remove';
+  return {
+    taskId: before.id,
+    queue: after.queue,
+    expected: before.version,
+    events,
+    request: opts.request ?? null,
+    entryId,
+    ack: entryId !== null && after.status !== 'active',
+    ready: after.status === 'pending' && before.status !== 'pending',
+    due,
+  };
+};

@@ -1,0 +1,50 @@
+--[[ commit: append decided events to tasks and move each task between ready/due/leased, one task at a time,
+  each all-or-nothing. Every task is checked against the version its events were decided on, and optionally
+  against the lease (its ready-stream entry must be pending for this consumer).
+  KEYS[1] all-events stream  td:{p}:events        KEYS[2] due zset  td:{p}:due
+  KEYS[1+2i] task hash       td:{p}:task:<id>     KEYS[2+2i] ready stream of the task's queue  td:{p}:ready:<q>
+  ARGV[1] consumer group  ARGV[2] consumer  ARGV[3] wake channel  ARGV[4] n = number of tasks
+  then 10 ARGV per task: taskId, expected version, events (JSON lines joined by \n, '' = none), event count,
+    request JSON ('' = keep), entry id, fence (1 = entry must be leased by this consumer), ack (1 = XACK+XDEL
+    the entry), ready (1 = XADD to the ready stream), due ('' = leave, '-' = ZREM, <ms> = ZADD)
+  Returns one reply per task: 'OK' | 'CONFLICT:<current version>' | 'LEASE_LOST'                          ]]
+local group, consumer, wake = ARGV[1], ARGV[2], ARGV[3]
+local n = tonumber(ARGV[4])
+local results = {}
+for i = 1, n do
+  local a = 4 + (i - 1) * 10
+  local taskKey, readyKey = KEYS[1 + 2 * i], KEYS[2 + 2 * i]
+  local taskId, expected = ARGV[a + 1], tonumber(ARGV[a + 2])
+  local events, count, request = ARGV[a + 3], tonumber(ARGV[a + 4]), ARGV[a + 5]
+  local entry, fence, ack, ready, due = ARGV[a + 6], ARGV[a + 7], ARGV[a + 8], ARGV[a + 9], ARGV[a + 10]
+  local current = tonumber(redis.call('HGET', taskKey, 'v') or '0')
+  if current ~= expected then
+    results[i] = 'CONFLICT:' .. current
+  elseif fence == '1' and #redis.call('XPENDING', readyKey, group, entry, entry, 1, consumer) == 0 then
+    results[i] = 'LEASE_LOST'
+  else
+    if count > 0 then
+      local history = redis.call('HGET', taskKey, 'h')
+      if history then history = history .. '\n' .. events else history = events end
+      redis.call('HSET', taskKey, 'v', current + count, 'h', history)
+      for line in string.gmatch(events, '[^\n]+') do
+        redis.call('XADD', KEYS[1], '*', 'id', taskId, 'e', line)
+      end
+    end
+    if request ~= '' then redis.call('HSET', taskKey, 'r', request) end
+    if ack == '1' then
+      redis.call('XACK', readyKey, group, entry)
+      redis.call('XDEL', readyKey, entry)
+    end
+    if due == '-' then
+      redis.call('ZREM', KEYS[2], taskId)
+    elseif due ~= '' then
+      redis.call('ZADD', KEYS[2], due, taskId)
+      -- wake sleeping promoters only when this task is now the earliest due
+      if redis.call('ZRANGE', KEYS[2], 0, 0)[1] == taskId then redis.call('PUBLISH', wake, due) end
+    end
+    if ready == '1' then redis.call('XADD', readyKey, '*', 'id', taskId) end
+    results[i] = 'OK'
+  end
+end
+return results

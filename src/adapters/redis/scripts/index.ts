@@ -1,0 +1,33 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+
+export type Script = Readonly<{ name: string; source: string; sha1: string }>;
+
+const load = (name: string): Script => {
+  const source = readFileSync(new URL(`./${name}.lua`, import.meta.url), 'utf8');
+  return { name, source, sha1: createHash('sha1').update(source).digest('hex') };
+};
+
+export const scripts = {
+  commit: load('commit'),
+  lease: load('lease'),
+  reclaim: load('reclaim'),
+  extendLeases: load('extend-leases'),
+  due: load('due'),
+} as const;
+
+/** EVALSHA, falling back to EVAL once when the server does not have the script cached yet (NOSCRIPT). */
+export const runScript = async (
+  redis: Redis,
+  script: Script,
+  keys: readonly string[],
+  argv: readonly (string | number)[],
+): Promise<unknown> => {
+  try {
+    return await redis.evalsha(script.sha1, keys.length, ...keys, ...argv);
+  } catch (err) {
+    if (!String(err).includes('NOSCRIPT')) throw err;
+    return redis.eval(script.source, keys.length, ...keys, ...argv);
+  }
+};

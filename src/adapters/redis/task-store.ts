@@ -1,0 +1,197 @@
+import type { Redis } from 'ioredis';
+import type { Recorded } from '../../domain/task/events.ts';
+import { fold } from '../../domain/task/evolve.ts';
+import type { HttpRequestSpec, Task } from '../../domain/task/task.ts';
+import { decodeHistory, decodeRequest, encodeEvent, encodeRequest } from './codec.ts';
+import type { Keys } from './keys.ts';
+import type { TaskCommit } from './placement.ts';
+import { runScript, scripts } from './scripts/index.ts';
+
+export type Snapshot = Readonly<{ task: Task; events: Recorded[]; request: HttpRequestSpec | null }>;
+export type LeasedEntry = Snapshot & Readonly<{ queue: string; entryId: string }>;
+export type CommitResult =
+  | Readonly<{ kind: 'ok' }>
+  | Readonly<{ kind: 'conflict'; current: number }>
+  | Readonly<{ kind: 'lease-lost' }>;
+
+/** Redis failed or timed out: the outcome of a write is unknown, a caller should retry later (HTTP 503). */
+export class StorageError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'StorageError';
+  }
+}
+
+const guard = async <T>(what: string, op: () => Promise<T>): Promise<T> => {
+  try {
+    return await op();
+  } catch (err) {
+    throw new StorageError(`redis: ${what} failed: ${(err as Error).message}`, { cause: err });
+  }
+};
+
+const snapshot = (taskId: string, history: string, request: string): Snapshot => {
+  const events = decodeHistory(taskId, history);
+  return { task: fold(taskId, events), events, request: decodeRequest(request) };
+};
+
+type RawEntry = [number, string, string, string, string, string];
+
+/**
+ * The task ledger and work queues on Redis. Every write goes through the `commit` script: per task, atomic
+ * and checked against the version the events were decided on. Reads return snapshots that callers fold.
+ */
+export class RedisTaskStore {
+  readonly redis: Redis;
+  readonly keys: Keys;
+
+  constructor(redis: Redis, keys: Keys) {
+    this.redis = redis;
+    this.keys = keys;
+  }
+
+  /** Creates the worker group on each ready stream (from the stream's start, so nothing enqueued is missed). */
+  async ensureQueues(queues: readonly string[]): Promise<void> {
+    for (const queue of queues) {
+      try {
+        await this.redis.xgroup('CREATE', this.keys.ready(queue), this.keys.workerGroup, '0', 'MKSTREAM');
+      } catch (err) {
+        if (!String(err).includes('BUSYGROUP')) throw err;
+      }
+    }
+  }
+
+  /**
+   * Applies each commit atomically and independently; one task's conflict does not stop the others.
+   * `consumer` is the worker whose lease fenced commits must still hold.
+   */
+  async commit(commits: readonly TaskCommit[], consumer = ''): Promise<CommitResult[]> {
+    if (commits.length === 0) return [];
+    const keys: string[] = [this.keys.events, this.keys.due];
+    const argv: (string | number)[] = [this.keys.workerGroup, consumer, this.keys.wake, commits.length];
+    for (const c of commits) {
+      keys.push(this.keys.task(c.taskId), this.keys.ready(c.queue));
+      argv.push(
+        c.taskId,
+        c.expected,
+        c.events.map(encodeEvent).join('\n'),
+        c.events.length,
+        c.request ? encodeRequest(c.request) : '',
+        c.entryId ?? '',
+        c.entryId ? 1 : 0,
+        c.ack ? 1 : 0,
+        c.ready ? 1 : 0,
+        c.due === null ? '' : c.due === 'remove' ? '-' : c.due,
+      );
+    }
+    const replies = (await guard('commit', () => runScript(this.redis, scripts.commit, keys, argv))) as string[];
+    return replies.map((r): CommitResult => {
+      if (r === 'OK') return { kind: 'ok' };
+      if (r === 'LEASE_LOST') return { kind: 'lease-lost' };
+      return { kind: 'conflict', current: Number(r.slice('CONFLICT:'.length)) };
+    });
+  }
+
+  async load(taskId: string): Promise<Snapshot | null> {
+    const [history, request] = await guard('load', () => this.redis.hmget(this.keys.task(taskId), 'h', 'r'));
+    if (!history) return null;
+    return snapshot(taskId, history, request ?? '');
+  }
+
+  /** Leases up to the sum of quotas, in plan order (see `leasePlan`). */
+  async lease(consumer: string, plan: readonly { name: string; quota: number }[]): Promise<LeasedEntry[]> {
+    const queues = plan.map((p) => p.name);
+    const raw = (await guard('lease', () =>
+      runScript(
+        this.redis,
+        scripts.lease,
+        queues.map((q) => this.keys.ready(q)),
+        [this.keys.workerGroup, consumer, this.keys.taskPrefix, ...plan.map((p) => p.quota)],
+      ),
+    )) as RawEntry[];
+    return raw.map((e) => toLeased(queues, e));
+  }
+
+  /** Takes over up to `max` entries whose holder has not extended them for `minIdleMs`. */
+  async reclaim(consumer: string, queues: readonly string[], minIdleMs: number, max: number): Promise<LeasedEntry[]> {
+    const raw = (await guard('reclaim', () =>
+      runScript(
+        this.redis,
+        scripts.reclaim,
+        queues.map((q) => this.keys.ready(q)),
+        [this.keys.workerGroup, consumer, this.keys.taskPrefix, Math.ceil(minIdleMs), max],
+      ),
+    )) as RawEntry[];
+    return raw.map((e) => toLeased(queues, e));
+  }
+
+  /** Renews the leases `consumer` still holds; returns the entry ids it has lost to a reclaimer. */
+  async extendLeases(consumer: string, queue: string, entryIds: readonly string[]): Promise<string[]> {
+    if (entryIds.length === 0) return [];
+    return (await guard('extend leases', () =>
+      runScript(
+        this.redis,
+        scripts.extendLeases,
+        [this.keys.ready(queue)],
+        [this.keys.workerGroup, consumer, ...entryIds],
+      ),
+    )) as string[];
+  }
+
+  /** Tasks due by `now` (at most `limit`), and the due time of the next one after `now`. */
+  async due(now: number, limit: number): Promise<{ tasks: Snapshot[]; next: number | null }> {
+    const [next, raw] = (await guard('read due', () =>
+      runScript(this.redis, scripts.due, [this.keys.due], [now, limit, this.keys.taskPrefix]),
+    )) as [string, [string, string, string][]];
+    return { tasks: raw.map(([id, , history]) => snapshot(id, history, '')), next: next === '' ? null : Number(next) };
+  }
+
+  /**
+   * Waits on `blocking` (a connection of its own) for new entries on any queue, leasing up to `count`.
+   * Used only when the lease script found nothing, so waiting costs no polling.
+   */
+  async leaseBlocking(
+    blocking: Redis,
+    consumer: string,
+    queues: readonly string[],
+    count: number,
+    blockMs: number,
+  ): Promise<LeasedEntry[]> {
+    const streams = queues.map((q) => this.keys.ready(q));
+    const reply = (await guard('blocking lease', () =>
+      blocking.xreadgroup(
+        'GROUP',
+        this.keys.workerGroup,
+        consumer,
+        'COUNT',
+        count,
+        'BLOCK',
+        blockMs,
+        'STREAMS',
+        ...streams,
+        ...streams.map(() => '>'),
+      ),
+    )) as [string, [string, string[]][]][] | null;
+    if (!reply) return [];
+    const found = reply.flatMap(([stream, entries]) =>
+      entries.map(([entryId, fields]) => ({
+        queue: queues[streams.indexOf(stream)] ?? '',
+        entryId,
+        taskId: fields[1] ?? '',
+      })),
+    );
+    const pipeline = this.redis.pipeline();
+    for (const f of found) pipeline.hmget(this.keys.task(f.taskId), 'h', 'r');
+    const rows = (await guard('snapshots', () => pipeline.exec())) ?? [];
+    return found.map((f, i) => {
+      const [history, request] = (rows[i]?.[1] as (string | null)[] | undefined) ?? [];
+      return { ...snapshot(f.taskId, history ?? '', request ?? ''), queue: f.queue, entryId: f.entryId };
+    });
+  }
+}
+
+const toLeased = (queues: readonly string[], [index, entryId, taskId, , history, request]: RawEntry): LeasedEntry => ({
+  ...snapshot(taskId, history, request),
+  queue: queues[index - 1] ?? '',
+  entryId,
+});

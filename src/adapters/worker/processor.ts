@@ -1,0 +1,277 @@
+import type { Redis } from 'ioredis';
+import { leasePlan } from '../../domain/priority/weighted-plan.ts';
+import type { QueueConfig } from '../../domain/queue/queue.ts';
+import type { TaskCommand } from '../../domain/task/commands.ts';
+import { decide } from '../../domain/task/decide.ts';
+import { DomainError } from '../../domain/task/errors.ts';
+import { type Recorded, record, type TaskEvent } from '../../domain/task/events.ts';
+import { evolve } from '../../domain/task/evolve.ts';
+import type { AttemptResponse, HttpRequestSpec, Task } from '../../domain/task/task.ts';
+import type { Dispatch } from '../http/dispatcher.ts';
+import type { Logger } from '../logging/logger.ts';
+import { commitFor } from '../redis/placement.ts';
+import { type LeasedEntry, type RedisTaskStore, StorageError } from '../redis/task-store.ts';
+import { CommitBatcher } from './commit-batcher.ts';
+import { errorBackoffMs, sleep } from './sleep.ts';
+
+export type ProcessorOptions = Readonly<{
+  store: RedisTaskStore;
+  /** A connection of its own for the blocking read that waits for work. */
+  blocking: Redis;
+  dispatch: Dispatch;
+  queues: readonly QueueConfig[];
+  workerId: string;
+  concurrency: number;
+  leaseMs: number;
+  log: Logger;
+  now?: () => number;
+  random?: () => number;
+  blockMs?: number;
+}>;
+
+type InFlight = { queue: string; taskId: string; controller: AbortController; done: Promise<void> };
+
+/**
+ * Leases tasks by weighted priority, dispatches them with at most `concurrency` calls in flight, and records
+ * each attempt. Also runs the two lease loops that belong to the calls it holds: the keeper, which extends
+ * every held lease in one script call per queue, and the reclaimer, which takes over leases that expired
+ * with a dead worker.
+ *
+ * Shutdown order (stop): stop leasing and reclaiming → let calls in flight finish (leases are still kept)
+ * → commit their results → stop the keeper.
+ */
+export class Processor {
+  private readonly o: Required<ProcessorOptions>;
+  private readonly byName: Map<string, QueueConfig>;
+  private readonly inflight = new Map<string, InFlight>();
+  private readonly completions: CommitBatcher;
+  private reserved = 0;
+  private running = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private slotFreed: (() => void) | null = null;
+  private readonly stopping = new AbortController();
+  private keeper: NodeJS.Timeout | null = null;
+  private reclaimer: NodeJS.Timeout | null = null;
+
+  constructor(options: ProcessorOptions) {
+    this.o = { now: Date.now, random: Math.random, blockMs: 1000, ...options };
+    this.byName = new Map(options.queues.map((q) => [q.name, q]));
+    this.completions = new CommitBatcher(options.store, options.workerId);
+  }
+
+  get inFlight(): number {
+    return this.inflight.size;
+  }
+
+  async start(): Promise<void> {
+    await this.o.store.ensureQueues(this.o.queues.map((q) => q.name));
+    this.running = true;
+    this.loopDone = this.leaseLoop();
+    this.keeper = setInterval(() => void this.extendLeases(), Math.max(50, this.o.leaseMs / 3));
+    this.reclaimer = setInterval(() => void this.reclaimExpired(), Math.max(100, this.o.leaseMs / 2));
+  }
+
+  /** Stops leasing, waits up to `graceMs` for calls in flight, then aborts the rest (their leases expire). */
+  async stop(graceMs: number): Promise<void> {
+    this.running = false;
+    this.stopping.abort();
+    if (this.reclaimer) clearInterval(this.reclaimer);
+    this.slotFreed?.();
+    await this.loopDone;
+    const drained = Promise.all([...this.inflight.values()].map((f) => f.done));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      drained.then(() => false),
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(true), graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      this.o.log.warn({ inFlight: this.inflight.size }, 'grace period over: aborting calls in flight');
+      for (const f of this.inflight.values()) f.controller.abort('worker shutting down');
+      await drained;
+    }
+    await this.completions.drain();
+    if (this.keeper) clearInterval(this.keeper);
+  }
+
+  private queue(name: string): QueueConfig {
+    const queue = this.byName.get(name);
+    if (!queue) throw new Error(`unknown queue ${name}`);
+    return queue;
+  }
+
+  private freeSlots(): number {
+    return this.o.concurrency - this.inflight.size - this.reserved;
+  }
+
+  private async leaseLoop(): Promise<void> {
+    const names = this.o.queues.map((q) => q.name);
+    let failures = 0;
+    while (this.running) {
+      const free = this.freeSlots();
+      if (free <= 0) {
+        await new Promise<void>((r) => {
+          this.slotFreed = r;
+        });
+        this.slotFreed = null;
+        continue;
+      }
+      this.reserved += free;
+      try {
+        let entries = await this.o.store.lease(this.o.workerId, leasePlan(free, this.o.queues, this.o.random));
+        if (entries.length === 0) {
+          entries = await this.o.store.leaseBlocking(this.o.blocking, this.o.workerId, names, free, this.o.blockMs);
+        }
+        await this.take(entries, 'LeaseTask');
+        failures = 0;
+      } catch (err) {
+        failures++;
+        this.o.log.error({ err }, 'lease failed; retrying');
+        await sleep(errorBackoffMs(failures), this.stopping.signal);
+      } finally {
+        this.reserved -= free;
+      }
+    }
+  }
+
+  private async reclaimExpired(): Promise<void> {
+    const free = this.freeSlots();
+    if (!this.running || free <= 0) return;
+    this.reserved += free;
+    try {
+      const names = this.o.queues.map((q) => q.name);
+      const entries = await this.o.store.reclaim(this.o.workerId, names, this.o.leaseMs, free);
+      if (entries.length > 0) this.o.log.info({ count: entries.length }, 'reclaimed expired leases');
+      await this.take(entries, 'ReclaimTask');
+    } catch (err) {
+      this.o.log.error({ err }, 'reclaim failed');
+    } finally {
+      this.reserved -= free;
+    }
+  }
+
+  /** Decides the lease for each entry read, commits them in one call, and starts the calls that won. */
+  private async take(entries: readonly LeasedEntry[], kind: 'LeaseTask' | 'ReclaimTask'): Promise<void> {
+    if (entries.length === 0) return;
+    const now = this.o.now();
+    const decided = entries.map((e) => {
+      const command: TaskCommand =
+        kind === 'LeaseTask'
+          ? { type: 'LeaseTask', data: { workerId: this.o.workerId } }
+          : { type: 'ReclaimTask', data: { workerId: this.o.workerId, retry: this.queue(e.queue).retry } };
+      const events = record(e.task.id, e.task.version, now, this.decideOrNothing(command, e.task, now));
+      return { entry: e, events, commit: commitFor(e.task, events, { entryId: e.entryId }) };
+    });
+    const results = await this.o.store.commit(
+      decided.map((d) => d.commit),
+      this.o.workerId,
+    );
+    decided.forEach(({ entry, events }, i) => {
+      const result = results[i];
+      const leased = events.reduce(evolve, entry.task);
+      if (result?.kind !== 'ok') {
+        this.o.log.warn({ taskId: entry.task.id, result }, 'lease not committed; another worker moved the task');
+      } else if (leased.status === 'active' && entry.request) {
+        this.startCall(entry, leased, entry.request);
+      }
+    });
+  }
+
+  /** An entry for a task that is no longer pending (stale or missing) is acknowledged without events. */
+  private decideOrNothing(command: TaskCommand, task: Task, now: number): TaskEvent[] {
+    try {
+      return decide(command, task, now);
+    } catch (err) {
+      if (!(err instanceof DomainError)) throw err;
+      this.o.log.warn({ taskId: task.id, status: task.status, err: err.message }, 'dropping a stale ready entry');
+      return [];
+    }
+  }
+
+  private startCall(entry: LeasedEntry, task: Task, request: HttpRequestSpec): void {
+    const controller = new AbortController();
+    const flight: InFlight = { queue: entry.queue, taskId: task.id, controller, done: Promise.resolve() };
+    this.inflight.set(entry.entryId, flight);
+    flight.done = this.call(entry, task, request, controller)
+      .catch((err) => this.o.log.error({ err, taskId: task.id }, 'attempt could not be recorded'))
+      .finally(() => {
+        this.inflight.delete(entry.entryId);
+        this.slotFreed?.();
+      });
+  }
+
+  private async call(entry: LeasedEntry, task: Task, request: HttpRequestSpec, controller: AbortController) {
+    const queue = this.queue(task.queue);
+    const response = await this.o.dispatch(request, cloudTasksHeaders(task), queue.attemptTimeoutMs, controller.signal);
+    if (controller.signal.aborted) {
+      this.o.log.warn({ taskId: task.id, reason: String(controller.signal.reason) }, 'attempt abandoned');
+      return;
+    }
+    await this.record(entry, task, response, queue);
+  }
+
+  /** Commits the attempt's outcome, retrying through Redis errors for as long as the lease is held. */
+  private async record(entry: LeasedEntry, task: Task, response: AttemptResponse, queue: QueueConfig) {
+    const log = this.o.log.child({ taskId: task.id, queue: task.queue, attempt: task.attempts });
+    for (let failures = 0; ; failures++) {
+      const now = this.o.now();
+      const command: TaskCommand = {
+        type: 'RecordAttempt',
+        data: {
+          workerId: this.o.workerId,
+          attempt: task.attempts,
+          response,
+          retry: queue.retry,
+          random: this.o.random(),
+        },
+      };
+      const events: Recorded[] = record(task.id, task.version, now, decide(command, task, now));
+      try {
+        const result = await this.completions.commit(commitFor(task, events, { entryId: entry.entryId }));
+        if (result.kind === 'ok') {
+          log.info(
+            { status: response.status, latencyMs: response.latencyMs, outcome: events.at(-1)?.type },
+            'attempt recorded',
+          );
+        } else {
+          log.warn({ result }, 'attempt result rejected: this worker no longer holds the lease');
+        }
+        return;
+      } catch (err) {
+        if (!(err instanceof StorageError) || entry.entryId === '' || !this.inflight.has(entry.entryId)) throw err;
+        if (failures > 50) throw err;
+        log.warn({ err: err.message }, 'recording attempt failed; retrying');
+        await sleep(errorBackoffMs(failures));
+      }
+    }
+  }
+
+  /** One script call per queue renews every lease this worker holds; a lost lease aborts its call. */
+  private async extendLeases(): Promise<void> {
+    const byQueue = new Map<string, string[]>();
+    for (const [entryId, f] of this.inflight) byQueue.set(f.queue, [...(byQueue.get(f.queue) ?? []), entryId]);
+    for (const [queue, ids] of byQueue) {
+      try {
+        const lost = await this.o.store.extendLeases(this.o.workerId, queue, ids);
+        for (const id of lost) {
+          const f = this.inflight.get(id);
+          this.o.log.warn({ taskId: f?.taskId }, 'lease lost to another worker; abandoning the call');
+          f?.controller.abort('lease lost');
+        }
+      } catch (err) {
+        this.o.log.error({ err }, 'extending leases failed');
+      }
+    }
+  }
+}
+
+/** The headers Cloud Tasks sends, so handlers written for it keep working. */
+export const cloudTasksHeaders = (task: Task): Record<string, string> => ({
+  'X-CloudTasks-QueueName': task.queue,
+  'X-CloudTasks-TaskName': task.id,
+  'X-CloudTasks-TaskRetryCount': String(task.attempts - 1),
+  'X-CloudTasks-TaskExecutionCount': String(task.executions),
+  'X-CloudTasks-TaskETA': (task.scheduleTime / 1000).toFixed(3),
+});

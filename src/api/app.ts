@@ -1,0 +1,31 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from '../adapters/logging/logger.ts';
+import type { RedisTaskStore } from '../adapters/redis/task-store.ts';
+import { MAX_TASK_BYTES } from '../domain/task/validate.ts';
+import { errorHandler } from './errors.ts';
+import { healthRoutes } from './routes/health.ts';
+import { taskRoutes } from './routes/tasks.ts';
+
+export type AppDeps = Readonly<{
+  store: RedisTaskStore;
+  queueNames: readonly string[];
+  log: Logger;
+  now?: () => number;
+}>;
+
+/** Builds the HTTP API from its dependencies; nothing here reads the environment. */
+export const buildApp = async ({ store, queueNames, log, now = Date.now }: AppDeps): Promise<FastifyInstance> => {
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    // room for a 1 MB task once JSON-escaped; the task's own 1 MB limit is checked on the decoded values
+    bodyLimit: 4 * MAX_TASK_BYTES,
+    disableRequestLogging: true,
+  });
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url}` }),
+  );
+  await app.register(healthRoutes, { redis: store.redis });
+  await app.register(taskRoutes, { store, queueNames, now });
+  return app;
+};

@@ -1,0 +1,11 @@
+import type { AttemptResponse } from './task.ts';
+
+export type AttemptOutcome = 'success' | 'retryable';
+
+/** 2xx is success; any other status, a network error or the deadline is a failed attempt worth retrying. */
+export const classify = (response: AttemptResponse): AttemptOutcome =>
+  response.status !== null && response.status >= 200 && response.status < 300 ? 'success' : 'retryable';
+
+/** Cloud Tasks counts an execution for every response that is not a 5xx. */
+export const countsAsExecution = (response: AttemptResponse): boolean =>
+  response.status !== null && response.status < 500;

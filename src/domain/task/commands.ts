@@ -1,0 +1,17 @@
+import type { RetryPolicy } from '../retry/backoff.ts';
+import type { AttemptResponse } from './task.ts';
+
+type Cmd<T extends string, D> = Readonly<{ type: T; data: Readonly<D> }>;
+
+export type EnqueueTask = Cmd<'EnqueueTask', { queue: string; clientId: string; delayMs: number }>;
+export type ReleaseDue = Cmd<'ReleaseDue', Record<string, never>>;
+export type LeaseTask = Cmd<'LeaseTask', { workerId: string }>;
+export type RecordAttempt = Cmd<
+  'RecordAttempt',
+  { workerId: string; attempt: number; response: AttemptResponse; retry: RetryPolicy; random: number }
+>;
+/** A worker took over a lease that expired with its holder. */
+export type ReclaimTask = Cmd<'ReclaimTask', { workerId: string; retry: RetryPolicy }>;
+export type CancelTask = Cmd<'CancelTask', { by: string }>;
+
+export type TaskCommand = EnqueueTask | ReleaseDue | LeaseTask | RecordAttempt | ReclaimTask | CancelTask;

@@ -1,0 +1,41 @@
+import type { TaskStatus } from './task.ts';
+
+type Ev<T extends string, D> = Readonly<{ type: T; data: Readonly<D> }>;
+
+export type TaskEnqueued = Ev<'enqueued', { queue: string; clientId: string; scheduleTime: number }>;
+export type TaskScheduled = Ev<'scheduled', { dueAt: number }>;
+export type TaskReleased = Ev<'released', { from: Extract<TaskStatus, 'scheduled' | 'retrying'> }>;
+export type TaskLeased = Ev<'leased', { attempt: number; workerId: string }>;
+export type TaskAttempted = Ev<
+  'attempted',
+  { attempt: number; workerId: string; status: number | null; latencyMs: number; error: string | null }
+>;
+export type TaskSucceeded = Ev<'succeeded', { attempt: number }>;
+export type TaskRetryScheduled = Ev<'retry_scheduled', { attempt: number; dueAt: number; backoffMs: number }>;
+export type TaskFailed = Ev<'failed', { attempt: number; reason: string }>;
+export type TaskLeaseExpired = Ev<'lease_expired', { attempt: number; workerId: string; reclaimedBy: string }>;
+export type TaskCancelled = Ev<'cancelled', { by: string }>;
+
+export type TaskEvent =
+  | TaskEnqueued
+  | TaskScheduled
+  | TaskReleased
+  | TaskLeased
+  | TaskAttempted
+  | TaskSucceeded
+  | TaskRetryScheduled
+  | TaskFailed
+  | TaskLeaseExpired
+  | TaskCancelled;
+
+export type TaskEventType = TaskEvent['type'];
+
+/** Bumped when an event's data changes shape; the codec upcasts older ones. */
+export const EVENT_SCHEMA_VERSION = 1;
+
+export type Recorded<E extends TaskEvent = TaskEvent> = E &
+  Readonly<{ taskId: string; version: number; at: number; schema: number }>;
+
+/** Stamps decided events with the task id, consecutive versions after `fromVersion`, and the time. */
+export const record = (taskId: string, fromVersion: number, at: number, events: readonly TaskEvent[]): Recorded[] =>
+  events.map((e, i) => ({ ...e, taskId, version: fromVersion + i + 1, at, schema: EVENT_SCHEMA_VERSION }));

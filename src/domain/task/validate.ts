@@ -1,0 +1,134 @@
+import { HTTP_METHODS, type HttpMethod, type HttpRequestSpec } from './task.ts';
+
+export const MAX_TASK_BYTES = 1024 * 1024;
+export const MAX_DELAY_SEC = 30 * 24 * 3600;
+export const MAX_URL_LENGTH = 2048;
+
+export type FieldError = Readonly<{ field: string; expected: string }>;
+export type EnqueueRequest = Readonly<{
+  clientId: string;
+  queue: string;
+  delaySec: number;
+  request: HttpRequestSpec;
+}>;
+export type Validation<T> = { ok: true; value: T } | { ok: false; errors: FieldError[]; tooLarge: boolean };
+
+const CLIENT_ID = /^[A-Za-z0-9_-]{3,64}$/;
+/** RFC 9110 token characters. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const FORBIDDEN_IN_VALUE = /[\r\n\0]/;
+/** Computed by the dispatcher, or carrying Cloud Tasks' meaning; a caller must not set them. */
+const RESERVED_HEADER = /^(host|content-length|transfer-encoding|connection|upgrade|te|trailer|x-cloudtasks-.*)$/i;
+const TOP_FIELDS = new Set(['client_id', 'queue', 'delay', 'task']);
+const TASK_FIELDS = new Set(['url', 'method', 'headers', 'body']);
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Checks an enqueue request body as the seed defines it. Every error names the field and what was expected.
+ */
+export const validateEnqueue = (body: unknown, knownQueues: readonly string[]): Validation<EnqueueRequest> => {
+  const errors: FieldError[] = [];
+  const fail = (field: string, expected: string) => errors.push({ field, expected });
+  if (!isObject(body)) {
+    return { ok: false, errors: [{ field: '(body)', expected: 'a JSON object' }], tooLarge: false };
+  }
+  for (const key of Object.keys(body)) {
+    if (!TOP_FIELDS.has(key)) fail(key, `no such field; expected only ${[...TOP_FIELDS].join(', ')}`);
+  }
+
+  const clientId = body.client_id;
+  if (typeof clientId !== 'string' || !CLIENT_ID.test(clientId)) {
+    fail('client_id', 'a string of 3-64 characters from A-Z, a-z, 0-9, _ and -');
+  }
+
+  const queue = body.queue ?? 'default';
+  if (typeof queue !== 'string' || !knownQueues.includes(queue)) {
+    fail('queue', `one of ${knownQueues.join(', ')}`);
+  }
+
+  const delay = body.delay ?? 0;
+  if (typeof delay !== 'number' || !Number.isInteger(delay) || delay < 0 || delay > MAX_DELAY_SEC) {
+    fail('delay', `whole seconds from 0 to ${MAX_DELAY_SEC} (30 days)`);
+  }
+
+  const request = validateTarget(body.task, fail);
+  if (errors.length > 0 || request === null) return { ok: false, errors, tooLarge: false };
+
+  if (requestBytes(request) > MAX_TASK_BYTES) {
+    return {
+      ok: false,
+      errors: [{ field: 'task', expected: 'at most 1 MB of url, headers and body' }],
+      tooLarge: true,
+    };
+  }
+  return {
+    ok: true,
+    value: { clientId: clientId as string, queue: queue as string, delaySec: delay as number, request },
+  };
+};
+
+const validateTarget = (task: unknown, fail: (field: string, expected: string) => void): HttpRequestSpec | null => {
+  if (!isObject(task)) {
+    fail('task', 'an object with url, and optionally method, headers and body');
+    return null;
+  }
+  const before = { failed: false };
+  const failHere = (field: string, expected: string) => {
+    before.failed = true;
+    fail(field, expected);
+  };
+  for (const key of Object.keys(task)) {
+    if (!TASK_FIELDS.has(key)) failHere(`task.${key}`, `no such field; expected only ${[...TASK_FIELDS].join(', ')}`);
+  }
+
+  const url = task.url;
+  if (typeof url !== 'string' || !isHttpUrl(url)) {
+    failHere(
+      'task.url',
+      `an absolute http:// or https:// URL without credentials, at most ${MAX_URL_LENGTH} characters`,
+    );
+  }
+
+  const rawMethod = task.method ?? 'POST';
+  const method = typeof rawMethod === 'string' ? rawMethod.toUpperCase() : '';
+  if (!(HTTP_METHODS as readonly string[]).includes(method)) {
+    failHere('task.method', `one of ${HTTP_METHODS.join(', ')}`);
+  }
+
+  const headers: Record<string, string> = {};
+  const rawHeaders = task.headers ?? {};
+  if (!isObject(rawHeaders)) {
+    failHere('task.headers', 'an object of header name to string value');
+  } else {
+    for (const [name, value] of Object.entries(rawHeaders)) {
+      const field = `task.headers.${name}`;
+      if (!HEADER_NAME.test(name)) failHere(field, 'a header name made of RFC 9110 token characters');
+      else if (RESERVED_HEADER.test(name)) failHere(field, 'a header the dispatcher does not set itself');
+      else if (typeof value !== 'string') failHere(field, 'a string value');
+      else if (FORBIDDEN_IN_VALUE.test(value)) failHere(field, 'a value without CR, LF or NUL characters');
+      else headers[name] = value;
+    }
+  }
+
+  const body = task.body ?? '';
+  if (typeof body !== 'string') failHere('task.body', 'a string (send JSON as a string)');
+
+  if (before.failed) return null;
+  return { url: url as string, method: method as HttpMethod, headers, body: body as string };
+};
+
+const isHttpUrl = (value: string): boolean => {
+  if (value.length > MAX_URL_LENGTH) return false;
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.username === '' && url.password === '';
+  } catch {
+    return false;
+  }
+};
+
+const requestBytes = (r: HttpRequestSpec): number =>
+  Buffer.byteLength(r.url) +
+  Buffer.byteLength(r.body) +
+  Object.entries(r.headers).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);

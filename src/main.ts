@@ -1,0 +1,121 @@
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { type Config, loadConfig } from './adapters/config/env.ts';
+import { createHttpDispatcher } from './adapters/http/dispatcher.ts';
+import { createLogger, type Logger } from './adapters/logging/logger.ts';
+import { connected, createRedis } from './adapters/redis/client.ts';
+import { redisKeys } from './adapters/redis/keys.ts';
+import { ensureLocalRedis } from './adapters/redis/local-server.ts';
+import { RedisTaskStore } from './adapters/redis/task-store.ts';
+import { Processor } from './adapters/worker/processor.ts';
+import { Promoter } from './adapters/worker/promoter.ts';
+import { buildApp } from './api/app.ts';
+import { defaultQueues } from './domain/queue/queue.ts';
+
+/**
+ * The composition root: reads the config, builds the adapters and starts what MODE asks for.
+ * Shutdown order on SIGTERM/SIGINT: stop accepting HTTP → stop leasing and drain calls in flight →
+ * stop the promoter → close Redis connections → stop a redis-server this process started.
+ */
+const main = async () => {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    console.error(`${(err as Error).message}\nsee the configuration table in README.md`);
+    process.exit(2);
+  }
+  const log = createLogger(config.LOG_LEVEL);
+  let localRedis: ChildProcess | null = null;
+  if (!process.env.REDIS_URL && !config.REDIS_SENTINEL_ADDR) {
+    try {
+      localRedis = await ensureLocalRedis(config.REDIS_DATA_DIR, log);
+    } catch (err) {
+      log.fatal((err as Error).message);
+      process.exit(1);
+    }
+  }
+
+  const workerId = config.WORKER_ID || `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const queues = defaultQueues(
+    {
+      maxRetries: config.MAX_RETRY,
+      minBackoffMs: config.RETRY_MIN_BACKOFF_SEC * 1000,
+      maxBackoffMs: config.RETRY_MAX_BACKOFF_SEC * 1000,
+    },
+    config.TASK_TIMEOUT_SEC * 1000,
+  );
+  const keys = redisKeys(config.REDIS_PREFIX);
+  const runApi = config.MODE !== 'worker';
+  const runWorker = config.MODE !== 'api';
+  const mainRedis = createRedis(config, runApi ? 'api' : 'worker', 'main');
+  const connections = [mainRedis];
+  try {
+    await connected(mainRedis);
+  } catch (err) {
+    log.fatal((err as Error).message);
+    process.exit(1);
+  }
+  const store = new RedisTaskStore(mainRedis, keys);
+  const stops: (() => Promise<void>)[] = [];
+
+  if (runApi) {
+    const app = await buildApp({ store, queueNames: queues.map((q) => q.name), log });
+    await app.listen({ port: config.PORT, host: '0.0.0.0' });
+    stops.push(() => app.close());
+  }
+  if (runWorker) {
+    const workerRedis = createRedis(config, 'worker', 'worker');
+    const blocking = createRedis(config, 'worker', 'blocking');
+    const subscriber = createRedis(config, 'worker', 'subscriber');
+    connections.push(workerRedis, blocking, subscriber);
+    const workerStore = new RedisTaskStore(workerRedis, keys);
+    const http = createHttpDispatcher();
+    const processor = new Processor({
+      store: workerStore,
+      blocking,
+      dispatch: http.dispatch,
+      queues,
+      workerId,
+      concurrency: config.WORKER_CONCURRENCY,
+      leaseMs: config.LEASE_SEC * 1000,
+      log: log.child({ component: 'processor', workerId }),
+    });
+    const promoter = new Promoter({ store: workerStore, subscriber, log: log.child({ component: 'promoter' }) });
+    await processor.start();
+    await promoter.start();
+    stops.push(
+      () => processor.stop(config.SHUTDOWN_GRACE_SEC * 1000),
+      () => promoter.stop(),
+      () => http.close(),
+    );
+  }
+  log.info({ mode: config.MODE, port: runApi ? config.PORT : undefined, workerId }, 'task dispatcher started');
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    await runAll(stops, log);
+    await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
+    localRedis?.kill('SIGTERM');
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+};
+
+const runAll = async (steps: readonly (() => Promise<void>)[], log: Logger) => {
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (err) {
+      log.error({ err }, 'shutdown step failed');
+    }
+  }
+};
+
+await main();
