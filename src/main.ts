@@ -58,12 +58,12 @@ const main = async () => {
     process.exit(1);
   }
   const store = new RedisTaskStore(mainRedis, keys);
-  const stops: (() => Promise<void>)[] = [];
+  const stops: [string, () => Promise<void>][] = [];
 
   if (runApi) {
     const app = await buildApp({ store, queueNames: queues.map((q) => q.name), log });
     await app.listen({ port: config.PORT, host: '0.0.0.0' });
-    stops.push(() => app.close());
+    stops.push(['http server', () => app.close()]);
   }
   if (runWorker) {
     const workerRedis = createRedis(config, 'worker', 'worker');
@@ -86,9 +86,9 @@ const main = async () => {
     await processor.start();
     await promoter.start();
     stops.push(
-      () => processor.stop(config.SHUTDOWN_GRACE_SEC * 1000),
-      () => promoter.stop(),
-      () => http.close(),
+      ['processor', () => processor.stop(config.SHUTDOWN_GRACE_SEC * 1000)],
+      ['promoter', () => promoter.stop()],
+      ['http dispatcher', () => http.close()],
     );
   }
   log.info({ mode: config.MODE, port: runApi ? config.PORT : undefined, workerId }, 'task dispatcher started');
@@ -108,12 +108,13 @@ const main = async () => {
   process.once('SIGINT', () => void shutdown('SIGINT'));
 };
 
-const runAll = async (steps: readonly (() => Promise<void>)[], log: Logger) => {
-  for (const step of steps) {
+const runAll = async (steps: readonly [string, () => Promise<void>][], log: Logger) => {
+  for (const [name, step] of steps) {
     try {
       await step();
+      log.debug({ step: name }, 'stopped');
     } catch (err) {
-      log.error({ err }, 'shutdown step failed');
+      log.error({ err, step: name }, 'shutdown step failed');
     }
   }
 };

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from '../adapters/logging/logger.ts';
 import type { RedisTaskStore } from '../adapters/redis/task-store.ts';
 import { MAX_TASK_BYTES } from '../domain/task/validate.ts';
@@ -19,7 +19,8 @@ export const buildApp = async ({ store, queueNames, log, now = Date.now }: AppDe
     loggerInstance: log as FastifyBaseLogger,
     // room for a 1 MB task once JSON-escaped; the task's own 1 MB limit is checked on the decoded values
     bodyLimit: 4 * MAX_TASK_BYTES,
-    disableRequestLogging: true,
+    // one log line per request would dominate the log at enqueue rates; attempts are logged instead
+    logController: new LogController({ disableRequestLogging: true }),
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) =>

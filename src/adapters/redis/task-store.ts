@@ -183,10 +183,30 @@ export class RedisTaskStore {
     const pipeline = this.redis.pipeline();
     for (const f of found) pipeline.hmget(this.keys.task(f.taskId), 'h', 'r');
     const rows = (await guard('snapshots', () => pipeline.exec())) ?? [];
-    return found.map((f, i) => {
+    const leased = found.map((f, i): LeasedEntry => {
       const [history, request] = (rows[i]?.[1] as (string | null)[] | undefined) ?? [];
       return { ...snapshot(f.taskId, history ?? '', request ?? ''), queue: f.queue, entryId: f.entryId };
     });
+    // COUNT limits each stream, so entries already waiting in several queues can exceed `count`: the excess is
+    // handed back (acked and re-added to its ready stream, no events) rather than held without a slot to run it
+    const excess = leased.slice(count);
+    if (excess.length > 0) {
+      await this.commit(
+        excess.map((e) => ({
+          taskId: e.task.id,
+          queue: e.queue,
+          expected: e.task.version,
+          events: [],
+          request: null,
+          entryId: e.entryId,
+          ack: true,
+          ready: true,
+          due: null,
+        })),
+        consumer,
+      );
+    }
+    return leased.slice(0, count);
   }
 }
 

@@ -33,11 +33,10 @@ type InFlight = { queue: string; taskId: string; controller: AbortController; do
 
 /**
  * Leases tasks by weighted priority, dispatches them with at most `concurrency` calls in flight, and records
- * each attempt. Also runs the two lease loops that belong to the calls it holds: the keeper, which extends
- * every held lease in one script call per queue, and the reclaimer, which takes over leases that expired
- * with a dead worker.
+ * each attempt. The lease keeper extends every lease this worker holds in one script call per queue, so a
+ * lease expires only when its worker stops extending it (it died or froze), and another worker reclaims it.
  *
- * Shutdown order (stop): stop leasing and reclaiming → let calls in flight finish (leases are still kept)
+ * Shutdown order (stop): stop leasing → let calls in flight finish (leases are still kept)
  * → commit their results → stop the keeper.
  */
 export class Processor {
@@ -45,13 +44,12 @@ export class Processor {
   private readonly byName: Map<string, QueueConfig>;
   private readonly inflight = new Map<string, InFlight>();
   private readonly completions: CommitBatcher;
-  private reserved = 0;
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
   private slotFreed: (() => void) | null = null;
   private readonly stopping = new AbortController();
   private keeper: NodeJS.Timeout | null = null;
-  private reclaimer: NodeJS.Timeout | null = null;
+  private blockingClientId: number | null = null;
 
   constructor(options: ProcessorOptions) {
     this.o = { now: Date.now, random: Math.random, blockMs: 1000, ...options };
@@ -65,19 +63,22 @@ export class Processor {
 
   async start(): Promise<void> {
     await this.o.store.ensureQueues(this.o.queues.map((q) => q.name));
+    this.blockingClientId = Number(await this.o.blocking.client('ID'));
     this.running = true;
     this.loopDone = this.leaseLoop();
     this.keeper = setInterval(() => void this.extendLeases(), Math.max(50, this.o.leaseMs / 3));
-    this.reclaimer = setInterval(() => void this.reclaimExpired(), Math.max(100, this.o.leaseMs / 2));
   }
 
   /** Stops leasing, waits up to `graceMs` for calls in flight, then aborts the rest (their leases expire). */
   async stop(graceMs: number): Promise<void> {
     this.running = false;
     this.stopping.abort();
-    if (this.reclaimer) clearInterval(this.reclaimer);
     this.slotFreed?.();
+    // end a blocking read now rather than when it times out; an entry it already read is still processed
+    if (this.blockingClientId !== null)
+      await this.o.store.redis.client('UNBLOCK', this.blockingClientId).catch(() => {});
     await this.loopDone;
+    this.o.log.info({ inFlight: this.inflight.size }, 'stopped leasing; draining calls in flight');
     const drained = Promise.all([...this.inflight.values()].map((f) => f.done));
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
@@ -103,11 +104,18 @@ export class Processor {
   }
 
   private freeSlots(): number {
-    return this.o.concurrency - this.inflight.size - this.reserved;
+    return this.o.concurrency - this.inflight.size;
   }
 
+  /**
+   * Each turn leases as many tasks as there are free slots: first, when it is time, leases that expired with
+   * a dead worker (reclaim); then new entries by weighted plan; when there are none, a blocking read waits
+   * for work, at most until the next reclaim is due.
+   */
   private async leaseLoop(): Promise<void> {
     const names = this.o.queues.map((q) => q.name);
+    const reclaimEveryMs = Math.max(100, this.o.leaseMs / 2);
+    let nextReclaimAt = 0;
     let failures = 0;
     while (this.running) {
       const free = this.freeSlots();
@@ -118,11 +126,20 @@ export class Processor {
         this.slotFreed = null;
         continue;
       }
-      this.reserved += free;
       try {
+        if (this.o.now() >= nextReclaimAt) {
+          nextReclaimAt = this.o.now() + reclaimEveryMs;
+          const reclaimed = await this.o.store.reclaim(this.o.workerId, names, this.o.leaseMs, free);
+          if (reclaimed.length > 0) {
+            this.o.log.info({ count: reclaimed.length }, 'reclaimed expired leases');
+            await this.take(reclaimed, 'ReclaimTask');
+            continue;
+          }
+        }
         let entries = await this.o.store.lease(this.o.workerId, leasePlan(free, this.o.queues, this.o.random));
         if (entries.length === 0) {
-          entries = await this.o.store.leaseBlocking(this.o.blocking, this.o.workerId, names, free, this.o.blockMs);
+          const waitMs = Math.max(1, Math.min(this.o.blockMs, nextReclaimAt - this.o.now()));
+          entries = await this.o.store.leaseBlocking(this.o.blocking, this.o.workerId, names, free, waitMs);
         }
         await this.take(entries, 'LeaseTask');
         failures = 0;
@@ -130,25 +147,7 @@ export class Processor {
         failures++;
         this.o.log.error({ err }, 'lease failed; retrying');
         await sleep(errorBackoffMs(failures), this.stopping.signal);
-      } finally {
-        this.reserved -= free;
       }
-    }
-  }
-
-  private async reclaimExpired(): Promise<void> {
-    const free = this.freeSlots();
-    if (!this.running || free <= 0) return;
-    this.reserved += free;
-    try {
-      const names = this.o.queues.map((q) => q.name);
-      const entries = await this.o.store.reclaim(this.o.workerId, names, this.o.leaseMs, free);
-      if (entries.length > 0) this.o.log.info({ count: entries.length }, 'reclaimed expired leases');
-      await this.take(entries, 'ReclaimTask');
-    } catch (err) {
-      this.o.log.error({ err }, 'reclaim failed');
-    } finally {
-      this.reserved -= free;
     }
   }
 

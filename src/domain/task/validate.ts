@@ -96,7 +96,8 @@ const validateTarget = (task: unknown, fail: (field: string, expected: string) =
     failHere('task.method', `one of ${HTTP_METHODS.join(', ')}`);
   }
 
-  const headers: Record<string, string> = {};
+  // entries, not assignment: `headers['__proto__'] = v` would set the prototype and drop the header
+  const headers: [string, string][] = [];
   const rawHeaders = task.headers ?? {};
   if (!isObject(rawHeaders)) {
     failHere('task.headers', 'an object of header name to string value');
@@ -107,7 +108,7 @@ const validateTarget = (task: unknown, fail: (field: string, expected: string) =
       else if (RESERVED_HEADER.test(name)) failHere(field, 'a header the dispatcher does not set itself');
       else if (typeof value !== 'string') failHere(field, 'a string value');
       else if (FORBIDDEN_IN_VALUE.test(value)) failHere(field, 'a value without CR, LF or NUL characters');
-      else headers[name] = value;
+      else headers.push([name, value]);
     }
   }
 
@@ -115,7 +116,12 @@ const validateTarget = (task: unknown, fail: (field: string, expected: string) =
   if (typeof body !== 'string') failHere('task.body', 'a string (send JSON as a string)');
 
   if (before.failed) return null;
-  return { url: url as string, method: method as HttpMethod, headers, body: body as string };
+  return {
+    url: url as string,
+    method: method as HttpMethod,
+    headers: Object.fromEntries(headers),
+    body: body as string,
+  };
 };
 
 const isHttpUrl = (value: string): boolean => {
