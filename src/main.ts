@@ -41,10 +41,10 @@ const main = async () => {
   const queues = defaultQueues(
     {
       maxRetries: config.MAX_RETRY,
-      minBackoffMs: config.RETRY_MIN_BACKOFF_SEC * 1000,
-      maxBackoffMs: config.RETRY_MAX_BACKOFF_SEC * 1000,
+      minBackoffMs: Math.round(config.RETRY_MIN_BACKOFF_SEC * 1000),
+      maxBackoffMs: Math.round(config.RETRY_MAX_BACKOFF_SEC * 1000),
     },
-    config.TASK_TIMEOUT_SEC * 1000,
+    Math.round(config.TASK_TIMEOUT_SEC * 1000),
   );
   const keys = redisKeys(config.REDIS_PREFIX);
   const runApi = config.MODE !== 'worker';

@@ -9,9 +9,9 @@ import { evolve } from '../../domain/task/evolve.ts';
 import type { AttemptResponse, HttpRequestSpec, Task } from '../../domain/task/task.ts';
 import type { Dispatch } from '../http/dispatcher.ts';
 import type { Logger } from '../logging/logger.ts';
+import { CommitBatcher } from '../redis/commit-batcher.ts';
 import { commitFor } from '../redis/placement.ts';
 import { type LeasedEntry, type RedisTaskStore, StorageError } from '../redis/task-store.ts';
-import { CommitBatcher } from './commit-batcher.ts';
 import { errorBackoffMs, sleep } from './sleep.ts';
 
 export type ProcessorOptions = Readonly<{
@@ -256,8 +256,9 @@ export class Processor {
         const lost = await this.o.store.extendLeases(this.o.workerId, queue, ids);
         for (const id of lost) {
           const f = this.inflight.get(id);
-          this.o.log.warn({ taskId: f?.taskId }, 'lease lost to another worker; abandoning the call');
-          f?.controller.abort('lease lost');
+          if (!f) continue; // finished and acknowledged while the extension was on its way
+          this.o.log.warn({ taskId: f.taskId }, 'lease lost to another worker; abandoning the call');
+          f.controller.abort('lease lost');
         }
       } catch (err) {
         this.o.log.error({ err }, 'extending leases failed');

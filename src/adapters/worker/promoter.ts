@@ -15,6 +15,12 @@ export type PromoterOptions = Readonly<{
   batch?: number;
   /** Longest sleep when nothing is due, a safety net for a wake message lost during a reconnect. */
   maxSleepMs?: number;
+  /**
+   * Shortest time between two release cycles. When tasks fall due every millisecond, one cycle per task
+   * would cost two round trips each; waiting this long lets a cycle release all that fell due meanwhile.
+   * It bounds the lateness it adds.
+   */
+  minCycleMs?: number;
 }>;
 
 /**
@@ -35,7 +41,7 @@ export class Promoter {
   };
 
   constructor(options: PromoterOptions) {
-    this.o = { now: Date.now, batch: 500, maxSleepMs: 5000, ...options };
+    this.o = { now: Date.now, batch: 500, maxSleepMs: 5000, minCycleMs: 5, ...options };
   }
 
   async start(): Promise<void> {
@@ -64,8 +70,8 @@ export class Promoter {
         if (released > 0) this.o.log.debug({ released }, 'released due tasks');
         if (full) continue;
         const now = this.o.now();
-        this.wakeAt = next ?? now + this.o.maxSleepMs;
-        await sleep(Math.max(0, Math.min(this.wakeAt, now + this.o.maxSleepMs) - now), this.wake.signal);
+        this.wakeAt = Math.max(next ?? now + this.o.maxSleepMs, now + this.o.minCycleMs);
+        await sleep(Math.min(this.wakeAt, now + this.o.maxSleepMs) - now, this.wake.signal);
       } catch (err) {
         failures++;
         this.o.log.error({ err }, 'releasing due tasks failed; retrying');

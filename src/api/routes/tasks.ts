@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { CommitBatcher } from '../../adapters/redis/commit-batcher.ts';
 import { commitFor } from '../../adapters/redis/placement.ts';
 import type { RedisTaskStore } from '../../adapters/redis/task-store.ts';
 import { decide } from '../../domain/task/decide.ts';
@@ -19,6 +20,7 @@ export type TaskRoutesOptions = Readonly<{
 }>;
 
 export const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (app, { store, queueNames, now }) => {
+  const enqueues = new CommitBatcher(store, '');
   const notFound = (id: string) => new DomainError('NotFound', `no task ${id}`);
   const load = async (id: string) => {
     const snap = isTaskId(id) ? await store.load(id) : null;
@@ -36,8 +38,8 @@ export const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (app, { s
       const at = now();
       const task = initialTask(newTaskId(at));
       const events = decide({ type: 'EnqueueTask', data: { queue, clientId, delayMs: delaySec * 1000 } }, task, at);
-      const [result] = await store.commit([commitFor(task, record(task.id, 0, at, events), { request })]);
-      if (result?.kind !== 'ok') throw new DomainError('AlreadyExists', `task ${task.id} already exists`);
+      const result = await enqueues.commit(commitFor(task, record(task.id, 0, at, events), { request }));
+      if (result.kind !== 'ok') throw new DomainError('AlreadyExists', `task ${task.id} already exists`);
       return { status: 'enqueued' as const, task_id: task.id, queue, client_id: clientId };
     },
   );

@@ -16,7 +16,8 @@ export type Validation<T> = { ok: true; value: T } | { ok: false; errors: FieldE
 const CLIENT_ID = /^[A-Za-z0-9_-]{3,64}$/;
 /** RFC 9110 token characters. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const FORBIDDEN_IN_VALUE = /[\r\n\0]/;
+/** CR, LF, NUL and every other control character but tab (RFC 9110 field-value), which undici refuses to send. */
+const FORBIDDEN_IN_VALUE = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 /** Computed by the dispatcher, or carrying Cloud Tasks' meaning; a caller must not set them. */
 const RESERVED_HEADER = /^(host|content-length|transfer-encoding|connection|upgrade|te|trailer|x-cloudtasks-.*)$/i;
 const TOP_FIELDS = new Set(['client_id', 'queue', 'delay', 'task']);
@@ -107,7 +108,8 @@ const validateTarget = (task: unknown, fail: (field: string, expected: string) =
       if (!HEADER_NAME.test(name)) failHere(field, 'a header name made of RFC 9110 token characters');
       else if (RESERVED_HEADER.test(name)) failHere(field, 'a header the dispatcher does not set itself');
       else if (typeof value !== 'string') failHere(field, 'a string value');
-      else if (FORBIDDEN_IN_VALUE.test(value)) failHere(field, 'a value without CR, LF or NUL characters');
+      else if (FORBIDDEN_IN_VALUE.test(value))
+        failHere(field, 'a value without CR, LF, NUL or other control characters');
       else headers.push([name, value]);
     }
   }

@@ -1,11 +1,12 @@
-import type { TaskCommit } from '../redis/placement.ts';
-import type { CommitResult, RedisTaskStore } from '../redis/task-store.ts';
+import type { TaskCommit } from './placement.ts';
+import type { CommitResult, RedisTaskStore } from './task-store.ts';
 
 type Pending = { commit: TaskCommit; resolve: (r: CommitResult) => void; reject: (e: unknown) => void };
 
 /**
- * Completions that finish in the same turn of the event loop are committed with one script call.
- * Each caller still gets its own task's result.
+ * Commits handed in during the same turn of the event loop (enqueues from concurrent requests, attempts
+ * that finished together) go to Redis as one script call: one round trip instead of one per task.
+ * Each task is still committed atomically on its own and each caller gets its own result.
  */
 export class CommitBatcher {
   private readonly store: RedisTaskStore;
