@@ -35,6 +35,14 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
   const known = Object.fromEntries(
     Object.keys(Env.properties).flatMap((k) => (env[k] === undefined || env[k] === '' ? [] : [[k, env[k]]])),
   );
+  // Convert would truncate "2.5" to 2 for an integer; a whole number must be written as one
+  const props = Env.properties as Record<string, { type?: string }>;
+  const fractional = Object.keys(known).filter((k) => props[k]?.type === 'integer' && !/^\d+$/.test(String(env[k])));
+  if (fractional.length > 0) {
+    throw new Error(
+      `invalid environment: ${fractional.map((k) => `${k}=${JSON.stringify(env[k])} must be a whole number`).join('; ')}`,
+    );
+  }
   const value = Value.Convert(Env, Value.Default(Env, known));
   if (!Value.Check(Env, value)) {
     const problems = new Map<string, string>();

@@ -33,40 +33,31 @@ const waitFor = async (host: string, port: number, ms: number) => {
  * local redis-server with an append-only file in `dataDir`. Returns the child to stop at shutdown, or null
  * when an existing Redis is used.
  */
-export const ensureLocalRedis = async (dataDir: string, log: Logger): Promise<ChildProcess | null> => {
-  if (await answers('127.0.0.1', 6379)) return null;
-  if (spawnSync('redis-server', ['--version']).error) {
+export const ensureLocalRedis = async (
+  dataDir: string,
+  log: Logger,
+  { port = 6379, binary = 'redis-server' } = {},
+): Promise<ChildProcess | null> => {
+  if (await answers('127.0.0.1', port)) return null;
+  if (spawnSync(binary, ['--version']).error) {
     throw new Error(
-      'no Redis answers on 127.0.0.1:6379 and no redis-server binary was found: install one ' +
+      `no Redis answers on 127.0.0.1:${port} and no ${binary} binary was found: install one ` +
         '(apt-get install redis-server, brew install redis) or set REDIS_URL to a Redis you run',
     );
   }
   const dir = resolve(dataDir);
   mkdirSync(dir, { recursive: true });
-  const child = spawn(
-    'redis-server',
-    [
-      '--port',
-      '6379',
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      dir,
-      '--appendonly',
-      'yes',
-      '--appendfsync',
-      'everysec',
-      '--save',
-      '',
-    ],
-    { stdio: 'ignore' },
-  );
-  if (!(await waitFor('127.0.0.1', 6379, 5000))) {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir];
+  const child = spawn(binary, [...args, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''], {
+    stdio: 'ignore',
+  });
+  const exited = new Promise<false>((r) => child.once('exit', () => r(false)));
+  if (!(await Promise.race([waitFor('127.0.0.1', port, 5000), exited]))) {
     child.kill();
-    throw new Error(`started redis-server in ${dir} but it did not answer on 127.0.0.1:6379 within 5 s`);
+    throw new Error(`started ${binary} in ${dir} but it did not answer on 127.0.0.1:${port} within 5 s`);
   }
   log.info(
-    { pid: child.pid, dir, port: 6379 },
+    { pid: child.pid, dir, port },
     'started a local redis-server (append-only file) because none was configured',
   );
   return child;

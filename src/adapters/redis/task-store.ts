@@ -9,6 +9,7 @@ import { runScript, scripts } from './scripts/index.ts';
 
 export type Snapshot = Readonly<{ task: Task; events: Recorded[]; request: HttpRequestSpec | null }>;
 export type LeasedEntry = Snapshot & Readonly<{ queue: string; entryId: string }>;
+export type LeaseResult = Readonly<{ entries: LeasedEntry[]; waitFrom: ReadonlyMap<string, string> | null }>;
 export type CommitResult =
   | Readonly<{ kind: 'ok' }>
   | Readonly<{ kind: 'conflict'; current: number }>
@@ -98,8 +99,11 @@ export class RedisTaskStore {
     return snapshot(taskId, history, request ?? '');
   }
 
-  /** Leases up to the sum of quotas, in plan order (see `leasePlan`). */
-  async lease(consumer: string, plan: readonly { name: string; quota: number }[]): Promise<LeasedEntry[]> {
+  /**
+   * Leases up to the sum of quotas, in plan order (see `leasePlan`). When the queues held fewer, `waitFrom`
+   * is where `waitForWork` must start watching so that nothing added since is missed.
+   */
+  async lease(consumer: string, plan: readonly { name: string; quota: number }[]): Promise<LeaseResult> {
     const queues = plan.map((p) => p.name);
     const raw = (await guard('lease', () =>
       runScript(
@@ -108,8 +112,34 @@ export class RedisTaskStore {
         queues.map((q) => this.keys.ready(q)),
         [this.keys.workerGroup, consumer, this.keys.taskPrefix, ...plan.map((p) => p.quota)],
       ),
-    )) as RawEntry[];
-    return raw.map((e) => toLeased(queues, e));
+    )) as (RawEntry | [0, ...string[]])[];
+    const last = raw.at(-1);
+    const drained = last?.[0] === 0;
+    const entries = (drained ? raw.slice(0, -1) : raw) as RawEntry[];
+    return {
+      entries: entries.map((e) => toLeased(queues, e)),
+      waitFrom: drained ? new Map(queues.map((q, i) => [q, String(last[i + 1] ?? '0-0')])) : null,
+    };
+  }
+
+  /**
+   * Blocks `blocking` (a connection of its own) until an entry newer than `from` reaches one of the ready
+   * streams, or `blockMs` passes. Reads without a group, so it leases nothing: the caller leases next.
+   */
+  async waitForWork(blocking: Redis, from: ReadonlyMap<string, string>, blockMs: number): Promise<boolean> {
+    const queues = [...from.keys()];
+    const reply = await guard('wait for work', () =>
+      blocking.xread(
+        'COUNT',
+        1,
+        'BLOCK',
+        blockMs,
+        'STREAMS',
+        ...queues.map((q) => this.keys.ready(q)),
+        ...queues.map((q) => from.get(q) ?? '$'),
+      ),
+    );
+    return reply !== null;
   }
 
   /** Takes over up to `max` entries whose holder has not extended them for `minIdleMs`. */
@@ -144,69 +174,6 @@ export class RedisTaskStore {
       runScript(this.redis, scripts.due, [this.keys.due], [now, limit, this.keys.taskPrefix]),
     )) as [string, [string, string, string][]];
     return { tasks: raw.map(([id, , history]) => snapshot(id, history, '')), next: next === '' ? null : Number(next) };
-  }
-
-  /**
-   * Waits on `blocking` (a connection of its own) for new entries on any queue, leasing up to `count`.
-   * Used only when the lease script found nothing, so waiting costs no polling.
-   */
-  async leaseBlocking(
-    blocking: Redis,
-    consumer: string,
-    queues: readonly string[],
-    count: number,
-    blockMs: number,
-  ): Promise<LeasedEntry[]> {
-    const streams = queues.map((q) => this.keys.ready(q));
-    const reply = (await guard('blocking lease', () =>
-      blocking.xreadgroup(
-        'GROUP',
-        this.keys.workerGroup,
-        consumer,
-        'COUNT',
-        count,
-        'BLOCK',
-        blockMs,
-        'STREAMS',
-        ...streams,
-        ...streams.map(() => '>'),
-      ),
-    )) as [string, [string, string[]][]][] | null;
-    if (!reply) return [];
-    const found = reply.flatMap(([stream, entries]) =>
-      entries.map(([entryId, fields]) => ({
-        queue: queues[streams.indexOf(stream)] ?? '',
-        entryId,
-        taskId: fields[1] ?? '',
-      })),
-    );
-    const pipeline = this.redis.pipeline();
-    for (const f of found) pipeline.hmget(this.keys.task(f.taskId), 'h', 'r');
-    const rows = (await guard('snapshots', () => pipeline.exec())) ?? [];
-    const leased = found.map((f, i): LeasedEntry => {
-      const [history, request] = (rows[i]?.[1] as (string | null)[] | undefined) ?? [];
-      return { ...snapshot(f.taskId, history ?? '', request ?? ''), queue: f.queue, entryId: f.entryId };
-    });
-    // COUNT limits each stream, so entries already waiting in several queues can exceed `count`: the excess is
-    // handed back (acked and re-added to its ready stream, no events) rather than held without a slot to run it
-    const excess = leased.slice(count);
-    if (excess.length > 0) {
-      await this.commit(
-        excess.map((e) => ({
-          taskId: e.task.id,
-          queue: e.queue,
-          expected: e.task.version,
-          events: [],
-          request: null,
-          entryId: e.entryId,
-          ack: true,
-          ready: true,
-          due: null,
-        })),
-        consumer,
-      );
-    }
-    return leased.slice(0, count);
   }
 }
 

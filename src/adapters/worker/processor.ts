@@ -110,7 +110,7 @@ export class Processor {
   /**
    * Each turn leases as many tasks as there are free slots: first, when it is time, leases that expired with
    * a dead worker (reclaim); then new entries by weighted plan; when there are none, a blocking read waits
-   * for work, at most until the next reclaim is due.
+   * for the next entry (at most until the next reclaim is due), so an idle worker does not poll.
    */
   private async leaseLoop(): Promise<void> {
     const names = this.o.queues.map((q) => q.name);
@@ -136,12 +136,15 @@ export class Processor {
             continue;
           }
         }
-        let entries = await this.o.store.lease(this.o.workerId, leasePlan(free, this.o.queues, this.o.random));
-        if (entries.length === 0) {
-          const waitMs = Math.max(1, Math.min(this.o.blockMs, nextReclaimAt - this.o.now()));
-          entries = await this.o.store.leaseBlocking(this.o.blocking, this.o.workerId, names, free, waitMs);
-        }
+        const { entries, waitFrom } = await this.o.store.lease(
+          this.o.workerId,
+          leasePlan(free, this.o.queues, this.o.random),
+        );
         await this.take(entries, 'LeaseTask');
+        if (entries.length === 0 && waitFrom) {
+          const waitMs = Math.max(1, Math.min(this.o.blockMs, nextReclaimAt - this.o.now()));
+          await this.o.store.waitForWork(this.o.blocking, waitFrom, waitMs);
+        }
         failures = 0;
       } catch (err) {
         failures++;
