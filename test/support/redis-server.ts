@@ -28,7 +28,14 @@ export const startRedisServer = async (extraArgs: readonly string[] = []): Promi
     { stdio: 'ignore' },
   );
   const url = `redis://127.0.0.1:${port}`;
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const at = extraArgs.indexOf('--requirepass');
+  const password = at >= 0 ? extraArgs[at + 1] : undefined;
+  const probe = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    ...(password ? { password } : {}),
+  });
   probe.on('error', () => {});
   for (let i = 0; ; i++) {
     try {
@@ -42,7 +49,7 @@ export const startRedisServer = async (extraArgs: readonly string[] = []): Promi
   }
   probe.disconnect();
   const stop = async () => {
-    if (child.exitCode === null) {
+    if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGKILL');
       await exited;

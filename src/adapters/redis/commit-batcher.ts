@@ -12,22 +12,27 @@ export class CommitBatcher {
   private readonly store: RedisTaskStore;
   private readonly consumer: string;
   private readonly maxBatch: number;
+  private readonly windowMs: number;
   private queue: Pending[] = [];
   private scheduled = false;
   private flushing = new Set<Promise<void>>();
 
-  constructor(store: RedisTaskStore, consumer: string, maxBatch = 200) {
+  /** `windowMs` > 0 holds a batch open that long, to gather more commits when they trickle in. */
+  constructor(store: RedisTaskStore, consumer: string, { maxBatch = 200, windowMs = 0 } = {}) {
     this.store = store;
     this.consumer = consumer;
     this.maxBatch = maxBatch;
+    this.windowMs = windowMs;
   }
 
   commit(commit: TaskCommit): Promise<CommitResult> {
     return new Promise((resolve, reject) => {
       this.queue.push({ commit, resolve, reject });
-      if (!this.scheduled) {
+      if (this.queue.length >= this.maxBatch) this.flush();
+      else if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => this.flush());
+        if (this.windowMs > 0) setTimeout(() => this.flush(), this.windowMs);
+        else setImmediate(() => this.flush());
       }
     });
   }
@@ -39,6 +44,7 @@ export class CommitBatcher {
   }
 
   private flush(): void {
+    if (this.queue.length === 0) return;
     this.scheduled = false;
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);

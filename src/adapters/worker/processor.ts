@@ -54,7 +54,8 @@ export class Processor {
   constructor(options: ProcessorOptions) {
     this.o = { now: Date.now, random: Math.random, blockMs: 1000, ...options };
     this.byName = new Map(options.queues.map((q) => [q.name, q]));
-    this.completions = new CommitBatcher(options.store, options.workerId);
+    // attempts end one by one; a short window turns their commits into a few round trips instead of one each
+    this.completions = new CommitBatcher(options.store, options.workerId, { windowMs: 5 });
   }
 
   get inFlight(): number {
@@ -141,7 +142,8 @@ export class Processor {
           leasePlan(free, this.o.queues, this.o.random),
         );
         await this.take(entries, 'LeaseTask');
-        if (entries.length === 0 && waitFrom) {
+        // the queues are drained: asking again now would only come back empty, so wait for a new entry
+        if (waitFrom) {
           const waitMs = Math.max(1, Math.min(this.o.blockMs, nextReclaimAt - this.o.now()));
           await this.o.store.waitForWork(this.o.blocking, waitFrom, waitMs);
         }
@@ -216,7 +218,7 @@ export class Processor {
 
   /** Commits the attempt's outcome, retrying through Redis errors for as long as the lease is held. */
   private async record(entry: LeasedEntry, task: Task, response: AttemptResponse, queue: QueueConfig) {
-    const log = this.o.log.child({ taskId: task.id, queue: task.queue, attempt: task.attempts });
+    const scope = { taskId: task.id, queue: task.queue, attempt: task.attempts };
     for (let failures = 0; ; failures++) {
       const now = this.o.now();
       const command: TaskCommand = {
@@ -233,18 +235,18 @@ export class Processor {
       try {
         const result = await this.completions.commit(commitFor(task, events, { entryId: entry.entryId }));
         if (result.kind === 'ok') {
-          log.info(
-            { status: response.status, latencyMs: response.latencyMs, outcome: events.at(-1)?.type },
+          this.o.log.info(
+            { ...scope, status: response.status, latencyMs: response.latencyMs, outcome: events.at(-1)?.type },
             'attempt recorded',
           );
         } else {
-          log.warn({ result }, 'attempt result rejected: this worker no longer holds the lease');
+          this.o.log.warn({ ...scope, result }, 'attempt result rejected: this worker no longer holds the lease');
         }
         return;
       } catch (err) {
         if (!(err instanceof StorageError) || entry.entryId === '' || !this.inflight.has(entry.entryId)) throw err;
         if (failures > 50) throw err;
-        log.warn({ err: err.message }, 'recording attempt failed; retrying');
+        this.o.log.warn({ ...scope, err: err.message }, 'recording attempt failed; retrying');
         await sleep(errorBackoffMs(failures));
       }
     }

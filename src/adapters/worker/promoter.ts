@@ -41,7 +41,7 @@ export class Promoter {
   };
 
   constructor(options: PromoterOptions) {
-    this.o = { now: Date.now, batch: 500, maxSleepMs: 5000, minCycleMs: 5, ...options };
+    this.o = { now: Date.now, batch: 500, maxSleepMs: 5000, minCycleMs: 10, ...options };
   }
 
   async start(): Promise<void> {

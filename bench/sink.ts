@@ -1,0 +1,34 @@
+/**
+ * A minimal HTTP target for benchmarks, in its own process so that the load generator's event loop does
+ * not delay it. Answers 200 to everything; for requests to /due carrying X-CloudTasks-TaskETA it records how
+ * late the request arrived. GET /stats returns the recorded lateness values (ms) and clears them.
+ */
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+
+const lateness: number[] = [];
+const trace: [number, number][] = [];
+process.on('exit', () => {
+  if (process.env.SINK_TRACE) writeFileSync(process.env.SINK_TRACE, JSON.stringify(trace));
+});
+const server = createServer((req, res) => {
+  const arrived = Date.now();
+  if (req.url === '/stats') {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ lateness: lateness.splice(0) }));
+    return;
+  }
+  const eta = req.headers['x-cloudtasks-tasketa'];
+  if (typeof eta === 'string' && req.url === '/due') {
+    lateness.push(arrived - Number(eta) * 1000);
+    if (process.env.SINK_TRACE) trace.push([Number(eta) * 1000, arrived]);
+  }
+  req.resume();
+  req.on('end', () => res.end());
+});
+server.keepAliveTimeout = 30_000;
+server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
+  const address = server.address();
+  process.stdout.write(`${JSON.stringify({ port: typeof address === 'object' && address ? address.port : 0 })}\n`);
+});
+process.on('SIGTERM', () => process.exit(0));
