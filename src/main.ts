@@ -55,6 +55,7 @@ const main = async () => {
     await connected(mainRedis);
   } catch (err) {
     log.fatal((err as Error).message);
+    localRedis?.kill('SIGTERM');
     process.exit(1);
   }
   const store = new RedisTaskStore(mainRedis, keys);
@@ -98,6 +99,17 @@ const main = async () => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
+    // with Redis gone every step could wait forever: past the grace period (and a margin), stop regardless;
+    // calls not recorded by then are redelivered after their leases expire
+    const deadline = setTimeout(
+      () => {
+        log.error('shutdown did not finish in time; exiting');
+        localRedis?.kill('SIGTERM');
+        process.exit(1);
+      },
+      config.SHUTDOWN_GRACE_SEC * 1000 + 10_000,
+    );
+    deadline.unref();
     await runAll(stops, log);
     await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
     localRedis?.kill('SIGTERM');

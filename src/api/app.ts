@@ -19,10 +19,14 @@ export const buildApp = async ({ store, queueNames, log, now = Date.now }: AppDe
     loggerInstance: log as FastifyBaseLogger,
     // room for a 1 MB task once JSON-escaped; the task's own 1 MB limit is checked on the decoded values
     bodyLimit: 4 * MAX_TASK_BYTES,
+    // task ids may be up to 500 characters, as in Cloud Tasks
+    maxParamLength: 1024,
     // one log line per request would dominate the log at enqueue rates; attempts are logged instead
     logController: new LogController({ disableRequestLogging: true }),
   });
   app.setErrorHandler(errorHandler);
+  // only JSON bodies are accepted; anything else is 415 rather than a parse error
+  app.removeContentTypeParser('text/plain');
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url}` }),
   );

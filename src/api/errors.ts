@@ -29,10 +29,10 @@ export const errorHandler = (err: FastifyError, req: FastifyRequest, reply: Fast
   }
   if (err instanceof StorageError) {
     req.log.error({ err }, 'storage unavailable');
-    return reply
-      .code(503)
-      .header('Retry-After', '1')
-      .send({ error: 'unavailable', message: 'the task store is unavailable; nothing was written, retry later' });
+    return reply.code(503).header('Retry-After', '1').send({
+      error: 'unavailable',
+      message: 'the task store did not confirm the write; retry later (on a timeout the task may exist)',
+    });
   }
   if (err.validation) {
     return reply.code(400).send(

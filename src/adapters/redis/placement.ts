@@ -26,7 +26,7 @@ const isDueStatus = (s: Task['status']) => s === 'scheduled' || s === 'retrying'
 export const commitFor = (
   before: Task,
   events: readonly Recorded[],
-  opts: { entryId?: string; request?: HttpRequestSpec } = {},
+  opts: { entryId?: string; queue?: string; request?: HttpRequestSpec } = {},
 ): TaskCommit => {
   const after = events.reduce(evolve, before);
   const entryId = opts.entryId ?? null;
@@ -35,7 +35,8 @@ export const commitFor = (
   else if (isDueStatus(before.status)) due = 'remove';
   return {
     taskId: before.id,
-    queue: after.queue,
+    // a worker names the queue it read the entry from: the task itself may be unreadable or gone
+    queue: opts.queue ?? after.queue,
     expected: before.version,
     events,
     request: opts.request ?? null,

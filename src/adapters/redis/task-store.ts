@@ -1,13 +1,22 @@
 import type { Redis } from 'ioredis';
 import type { Recorded } from '../../domain/task/events.ts';
 import { fold } from '../../domain/task/evolve.ts';
-import type { HttpRequestSpec, Task } from '../../domain/task/task.ts';
+import { type HttpRequestSpec, initialTask, type Task } from '../../domain/task/task.ts';
 import { decodeHistory, decodeRequest, encodeEvent, encodeRequest } from './codec.ts';
 import type { Keys } from './keys.ts';
 import type { TaskCommit } from './placement.ts';
 import { runScript, scripts } from './scripts/index.ts';
 
-export type Snapshot = Readonly<{ task: Task; events: Recorded[]; request: HttpRequestSpec | null }>;
+/**
+ * A task as stored. `unreadable` says why its history could not be decoded (corrupt, or written by a newer
+ * build with a newer event schema); such a task is left alone for a build that can read it.
+ */
+export type Snapshot = Readonly<{
+  task: Task;
+  events: Recorded[];
+  request: HttpRequestSpec | null;
+  unreadable?: string;
+}>;
 export type LeasedEntry = Snapshot & Readonly<{ queue: string; entryId: string }>;
 export type LeaseResult = Readonly<{ entries: LeasedEntry[]; waitFrom: ReadonlyMap<string, string> | null }>;
 export type CommitResult =
@@ -32,8 +41,12 @@ const guard = async <T>(what: string, op: () => Promise<T>): Promise<T> => {
 };
 
 const snapshot = (taskId: string, history: string, request: string): Snapshot => {
-  const events = decodeHistory(taskId, history);
-  return { task: fold(taskId, events), events, request: decodeRequest(request) };
+  try {
+    const events = decodeHistory(taskId, history);
+    return { task: fold(taskId, events), events, request: decodeRequest(request) };
+  } catch (err) {
+    return { task: initialTask(taskId), events: [], request: null, unreadable: (err as Error).message };
+  }
 };
 
 type RawEntry = [number, string, string, string, string, string];
@@ -96,7 +109,9 @@ export class RedisTaskStore {
   async load(taskId: string): Promise<Snapshot | null> {
     const [history, request] = await guard('load', () => this.redis.hmget(this.keys.task(taskId), 'h', 'r'));
     if (!history) return null;
-    return snapshot(taskId, history, request ?? '');
+    const snap = snapshot(taskId, history, request ?? '');
+    if (snap.unreadable) throw new Error(`task ${taskId} cannot be read: ${snap.unreadable}`);
+    return snap;
   }
 
   /**

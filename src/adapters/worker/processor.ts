@@ -50,6 +50,14 @@ export class Processor {
   private readonly stopping = new AbortController();
   private keeper: NodeJS.Timeout | null = null;
   private blockingClientId: number | null = null;
+  private readonly onBlockingReady = () => {
+    this.o.blocking.client('ID').then(
+      (id) => {
+        this.blockingClientId = Number(id);
+      },
+      () => {},
+    );
+  };
 
   constructor(options: ProcessorOptions) {
     this.o = { now: Date.now, random: Math.random, blockMs: 1000, ...options };
@@ -65,6 +73,8 @@ export class Processor {
   async start(): Promise<void> {
     await this.o.store.ensureQueues(this.o.queues.map((q) => q.name));
     this.blockingClientId = Number(await this.o.blocking.client('ID'));
+    // a reconnect gives the blocking connection a new id, which SIGTERM needs to unblock it
+    this.o.blocking.on('ready', this.onBlockingReady);
     this.running = true;
     this.loopDone = this.leaseLoop();
     this.keeper = setInterval(() => void this.extendLeases(), Math.max(50, this.o.leaseMs / 3));
@@ -96,6 +106,7 @@ export class Processor {
     }
     await this.completions.drain();
     if (this.keeper) clearInterval(this.keeper);
+    this.o.blocking.off('ready', this.onBlockingReady);
   }
 
   private queue(name: string): QueueConfig {
@@ -160,13 +171,16 @@ export class Processor {
   private async take(entries: readonly LeasedEntry[], kind: 'LeaseTask' | 'ReclaimTask'): Promise<void> {
     if (entries.length === 0) return;
     const now = this.o.now();
-    const decided = entries.map((e) => {
+    // a reclaim can return this worker's own call, if it went too long without renewing (a stall): the claim
+    // just renewed it, and the call goes on
+    const taken = entries.filter((e) => !this.inflight.has(e.entryId) && this.readable(e));
+    const decided = taken.map((e) => {
       const command: TaskCommand =
         kind === 'LeaseTask'
           ? { type: 'LeaseTask', data: { workerId: this.o.workerId } }
           : { type: 'ReclaimTask', data: { workerId: this.o.workerId, retry: this.queue(e.queue).retry } };
       const events = record(e.task.id, e.task.version, now, this.decideOrNothing(command, e.task, now));
-      return { entry: e, events, commit: commitFor(e.task, events, { entryId: e.entryId }) };
+      return { entry: e, events, commit: commitFor(e.task, events, { entryId: e.entryId, queue: e.queue }) };
     });
     const results = await this.o.store.commit(
       decided.map((d) => d.commit),
@@ -181,6 +195,12 @@ export class Processor {
         this.startCall(entry, leased, entry.request);
       }
     });
+  }
+
+  /** An unreadable task stays leased, untouched, for a build that can read it (see Snapshot). */
+  private readable(e: LeasedEntry): boolean {
+    if (e.unreadable) this.o.log.error({ taskId: e.task.id, reason: e.unreadable }, 'cannot read task; leaving it');
+    return !e.unreadable;
   }
 
   /** An entry for a task that is no longer pending (stale or missing) is acknowledged without events. */
@@ -201,7 +221,7 @@ export class Processor {
     flight.done = this.call(entry, task, request, controller)
       .catch((err) => this.o.log.error({ err, taskId: task.id }, 'attempt could not be recorded'))
       .finally(() => {
-        this.inflight.delete(entry.entryId);
+        if (this.inflight.get(entry.entryId) === flight) this.inflight.delete(entry.entryId);
         this.slotFreed?.();
       });
   }
@@ -233,7 +253,9 @@ export class Processor {
       };
       const events: Recorded[] = record(task.id, task.version, now, decide(command, task, now));
       try {
-        const result = await this.completions.commit(commitFor(task, events, { entryId: entry.entryId }));
+        const result = await this.completions.commit(
+          commitFor(task, events, { entryId: entry.entryId, queue: entry.queue }),
+        );
         if (result.kind === 'ok') {
           this.o.log.info(
             { ...scope, status: response.status, latencyMs: response.latencyMs, outcome: events.at(-1)?.type },

@@ -83,7 +83,11 @@ export class Promoter {
   private async releaseDue(): Promise<{ released: number; full: boolean; next: number | null }> {
     const now = this.o.now();
     const { tasks, next } = await this.o.store.due(now, this.o.batch);
-    const commits: TaskCommit[] = tasks.flatMap(({ task }): TaskCommit[] => {
+    const commits: TaskCommit[] = tasks.flatMap(({ task, unreadable }): TaskCommit[] => {
+      if (unreadable) {
+        this.o.log.error({ taskId: task.id, reason: unreadable }, 'cannot read due task; leaving it');
+        return [];
+      }
       const events = record(task.id, task.version, now, decide({ type: 'ReleaseDue', data: {} }, task, now));
       if (events.length > 0) return [commitFor(task, events)];
       if (task.status === 'scheduled' || task.status === 'retrying') return [];

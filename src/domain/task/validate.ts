@@ -16,10 +16,14 @@ export type Validation<T> = { ok: true; value: T } | { ok: false; errors: FieldE
 const CLIENT_ID = /^[A-Za-z0-9_-]{3,64}$/;
 /** RFC 9110 token characters. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** CR, LF, NUL and every other control character but tab (RFC 9110 field-value), which undici refuses to send. */
-const FORBIDDEN_IN_VALUE = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+/**
+ * RFC 9110 field values: tab, visible ASCII and Latin-1 text. CR, LF, NUL, other control characters (C0,
+ * DEL, C1) and characters past U+00FF are refused, as the HTTP client would refuse to send them.
+ */
+const FORBIDDEN_IN_VALUE = /[^\t\u0020-\u007e\u00a0-\u00ff]/;
 /** Computed by the dispatcher, or carrying Cloud Tasks' meaning; a caller must not set them. */
-const RESERVED_HEADER = /^(host|content-length|transfer-encoding|connection|upgrade|te|trailer|x-cloudtasks-.*)$/i;
+const RESERVED_HEADER =
+  /^(host|content-length|transfer-encoding|connection|keep-alive|expect|upgrade|te|trailer|x-cloudtasks-.*)$/i;
 const TOP_FIELDS = new Set(['client_id', 'queue', 'delay', 'task']);
 const TASK_FIELDS = new Set(['url', 'method', 'headers', 'body']);
 
@@ -109,7 +113,7 @@ const validateTarget = (task: unknown, fail: (field: string, expected: string) =
       else if (RESERVED_HEADER.test(name)) failHere(field, 'a header the dispatcher does not set itself');
       else if (typeof value !== 'string') failHere(field, 'a string value');
       else if (FORBIDDEN_IN_VALUE.test(value))
-        failHere(field, 'a value without CR, LF, NUL or other control characters');
+        failHere(field, 'a value of tab, printable ASCII or Latin-1 characters (no CR, LF, NUL or other controls)');
       else headers.push([name, value]);
     }
   }

@@ -354,4 +354,19 @@ describe('commit script', () => {
     expect(await taskHash(redis, keys, 'task-a')).toEqual({});
     expect(await ledger(redis, keys)).toEqual([]);
   });
+
+  test('a fenced commit naming a queue with no stream is lease-lost without aborting the rest of the batch', async () => {
+    const { store } = ctx;
+    const a = await enqueue(store, 'task-a', { queue: 'default' });
+    const b = await enqueue(store, 'task-b', { queue: 'default' });
+    const [ea, eb] = (await store.lease('worker-a', [{ name: 'default', quota: 2 }])).entries;
+    const leaseA = decided(a.after, leaseCommand('worker-a'), T0 + 1, { entryId: ea?.entryId ?? '' });
+    const leaseB = decided(b.after, leaseCommand('worker-a'), T0 + 1, { entryId: eb?.entryId ?? '' });
+    const ghost = { ...leaseA.commit, taskId: 'ghost', queue: 'no-such-queue', expected: 0, events: [] };
+
+    const results = await store.commit([leaseA.commit, ghost, leaseB.commit], 'worker-a');
+
+    expect(results).toEqual([{ kind: 'ok' }, { kind: 'lease-lost' }, { kind: 'ok' }]);
+    expect((await store.load('task-b'))?.task.status).toBe('active');
+  });
 });

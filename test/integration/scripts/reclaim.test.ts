@@ -127,4 +127,29 @@ describe('reclaim script', () => {
     expect(await ledger(ctx.redis, ctx.keys)).toEqual(entries);
     expect(await readyEntries(ctx.redis, ctx.keys, 'default')).toEqual(ready);
   });
+
+  test('finds expired entries wherever they sit in the pending list, behind many live ones', async () => {
+    const live = await leased(
+      'worker-live',
+      'default',
+      Array.from({ length: 40 }, (_, i) => `live-${i}`),
+    );
+    const dead = await leased('worker-dead', 'default', ['dead-1', 'dead-2']);
+    await sleepMs(MIN_IDLE + 30);
+    // the live worker renews its 40 leases; the dead one does not
+    expect(
+      await ctx.store.extendLeases(
+        'worker-live',
+        'default',
+        live.map((e) => e.entryId),
+      ),
+    ).toEqual([]);
+
+    const taken = await ctx.store.reclaim('worker-b', ['default'], MIN_IDLE, 1);
+
+    expect(taken.map((t) => t.entryId)).toEqual([dead[0]?.entryId]);
+    expect(
+      Object.values(await holders(ctx.redis, ctx.keys, 'default')).filter((h) => h === 'worker-live'),
+    ).toHaveLength(40);
+  });
 });

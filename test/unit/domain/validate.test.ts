@@ -198,8 +198,16 @@ describe('task.headers', () => {
     ['SOH', 'a\u0001b'],
     ['ESC', 'a\u001bb'],
     ['DEL', 'a\u007fb'],
+    ['a C1 control', 'a\u0085b'],
+    ['a character past U+00FF', 'caf\u00e9 \u20ac'],
   ])('rejects a value with %s, naming the header', (_, value) => {
     expect(rejectedFields(withHeaders({ 'X-Custom': value }))).toStrictEqual(['task.headers.X-Custom']);
+  });
+
+  test('accepts Latin-1 text in a value', () => {
+    expect(accepted(withHeaders({ 'X-Custom': 'caf\u00e9' })).request.headers).toStrictEqual({
+      'X-Custom': 'caf\u00e9',
+    });
   });
 
   test('accepts a tab inside a value', () => {
@@ -219,6 +227,8 @@ describe('task.headers', () => {
     ['Content-Length'],
     ['Transfer-Encoding'],
     ['Connection'],
+    ['Keep-Alive'],
+    ['Expect'],
     ['Upgrade'],
     ['TE'],
     ['Trailer'],

@@ -11,6 +11,12 @@
 local group, consumer, wake = ARGV[1], ARGV[2], ARGV[3]
 local n = tonumber(ARGV[4])
 local results = {}
+
+-- a missing stream or group is a lost lease for this task, not an error that would abort the whole batch
+local function holds(readyKey, entry)
+  local ok, pending = pcall(redis.call, 'XPENDING', readyKey, group, entry, entry, 1, consumer)
+  return ok and #pending > 0
+end
 for i = 1, n do
   local a = 4 + (i - 1) * 10
   local taskKey, readyKey = KEYS[1 + 2 * i], KEYS[2 + 2 * i]
@@ -20,7 +26,7 @@ for i = 1, n do
   local current = tonumber(redis.call('HGET', taskKey, 'v') or '0')
   if current ~= expected then
     results[i] = 'CONFLICT:' .. current
-  elseif fence == '1' and #redis.call('XPENDING', readyKey, group, entry, entry, 1, consumer) == 0 then
+  elseif fence == '1' and not holds(readyKey, entry) then
     results[i] = 'LEASE_LOST'
   else
     if count > 0 then
