@@ -54,6 +54,7 @@ export const given = (...history: TaskEvent[]) => ({
   when: (command: TaskCommand, now = T0) => {
     const run = () => decide(command, stateAfter(...history), now);
     return {
+      // biome-ignore lint/suspicious/noThenProperty: given/when/then reads best here; the object is never awaited
       then: (expected: TaskEvent[], leadsTo: Partial<Task> = {}): void => {
         const events = run();
         expect(events).toStrictEqual(expected);

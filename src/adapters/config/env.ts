@@ -30,6 +30,9 @@ const Env = Type.Object({
 
 export type Config = Readonly<Static<typeof Env>>;
 
+/** Every environment variable `loadConfig` reads, in the schema's order. */
+export const CONFIG_VARIABLES = Object.keys(Env.properties) as readonly (keyof Config)[];
+
 /** Reads and checks the environment; an invalid value stops the process with a message naming the variable. */
 export const loadConfig = (env: Record<string, string | undefined> = process.env): Config => {
   const known = Object.fromEntries(
