@@ -153,3 +153,24 @@ test('SIGTERM stops leasing and drains the call in flight before exiting', async
   expect((await store.load(enqueuedAfter))?.task.status).toBe('pending');
   expect(target.received.map((r) => r.path)).toEqual(['/slow']);
 });
+
+test('a call longer than the lease keeps its lease while its worker lives: no second worker takes it', async () => {
+  const { worker, enqueue, history, store } = await setup();
+  const target = await startTarget((_req, res) => {
+    setTimeout(() => answer(res, 200), 3000); // three leases long
+  });
+  cleanups.push(() => target.close());
+
+  const a = worker('worker-a');
+  const b = worker('worker-b');
+  await Promise.all([started(a), started(b)]);
+  const id = await enqueue(`${target.url}/long`);
+  const final = await eventually(
+    () => store.load(id),
+    (s) => s?.task.status === 'succeeded',
+    10_000,
+  );
+  expect(final?.task.attempts).toBe(1);
+  expect((await history(id)).map((e) => e.type)).toEqual(['enqueued', 'leased', 'attempted', 'succeeded']);
+  expect(target.received).toHaveLength(1);
+});
