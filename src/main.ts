@@ -2,14 +2,12 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type Config, loadConfig } from './adapters/config/env.ts';
-import { createHttpDispatcher } from './adapters/http/dispatcher.ts';
 import { createLogger, type Logger } from './adapters/logging/logger.ts';
 import { connected, createRedis } from './adapters/redis/client.ts';
 import { redisKeys } from './adapters/redis/keys.ts';
 import { ensureLocalRedis } from './adapters/redis/local-server.ts';
 import { RedisTaskStore } from './adapters/redis/task-store.ts';
-import { Processor } from './adapters/worker/processor.ts';
-import { Promoter } from './adapters/worker/promoter.ts';
+import { startWorker } from './adapters/worker/worker.ts';
 import { buildApp } from './api/app.ts';
 import { defaultQueues } from './domain/queue/queue.ts';
 
@@ -71,26 +69,16 @@ const main = async () => {
     const blocking = createRedis(config, 'worker', 'blocking');
     const subscriber = createRedis(config, 'worker', 'subscriber');
     connections.push(workerRedis, blocking, subscriber);
-    const workerStore = new RedisTaskStore(workerRedis, keys);
-    const http = createHttpDispatcher();
-    const processor = new Processor({
-      store: workerStore,
-      blocking,
-      dispatch: http.dispatch,
+    const worker = await startWorker({
+      redis: { commands: workerRedis, blocking, subscriber },
+      keys,
       queues,
       workerId,
       concurrency: config.WORKER_CONCURRENCY,
       leaseMs: config.LEASE_SEC * 1000,
-      log: log.child({ component: 'processor', workerId }),
+      log,
     });
-    const promoter = new Promoter({ store: workerStore, subscriber, log: log.child({ component: 'promoter' }) });
-    await processor.start();
-    await promoter.start();
-    stops.push(
-      ['processor', () => processor.stop(config.SHUTDOWN_GRACE_SEC * 1000)],
-      ['promoter', () => promoter.stop()],
-      ['http dispatcher', () => http.close()],
-    );
+    for (const [name, stop] of worker.stops) stops.push([name, () => stop(config.SHUTDOWN_GRACE_SEC * 1000)]);
   }
   log.info({ mode: config.MODE, port: runApi ? config.PORT : undefined, workerId }, 'task dispatcher started');
 

@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { createHttpDispatcher } from '../../src/adapters/http/dispatcher.ts';
 import { redisKeys } from '../../src/adapters/redis/keys.ts';
 import { RedisTaskStore } from '../../src/adapters/redis/task-store.ts';
-import { Processor } from '../../src/adapters/worker/processor.ts';
-import { Promoter } from '../../src/adapters/worker/promoter.ts';
+import { startWorker } from '../../src/adapters/worker/worker.ts';
 import { buildApp } from '../../src/api/app.ts';
 import { defaultQueues } from '../../src/domain/queue/queue.ts';
 import type { RetryPolicy } from '../../src/domain/retry/backoff.ts';
@@ -23,19 +21,16 @@ export const startService = async (options: ServiceOptions = {}) => {
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const keys = redisKeys(`t-${randomUUID()}`);
   const connect = () => new Redis(redisUrl(), { maxRetriesPerRequest: null });
-  const [main, worker, blocking, subscriber] = [connect(), connect(), connect(), connect()];
+  const [main, workerRedis, blocking, subscriber] = [connect(), connect(), connect(), connect()];
   const queues = defaultQueues(
     options.retry ?? { maxRetries: 5, minBackoffMs: 1000, maxBackoffMs: 3_600_000 },
     options.attemptTimeoutMs ?? 30_000,
   );
   const store = new RedisTaskStore(main, keys);
-  const workerStore = new RedisTaskStore(worker, keys);
   const app = await buildApp({ store, queueNames: queues.map((q) => q.name), log });
-  const http = createHttpDispatcher();
-  const processor = new Processor({
-    store: workerStore,
-    blocking,
-    dispatch: http.dispatch,
+  const worker = await startWorker({
+    redis: { commands: workerRedis, blocking, subscriber },
+    keys,
     queues,
     workerId: `test-worker-${randomUUID().slice(0, 8)}`,
     concurrency: options.concurrency ?? 10,
@@ -43,9 +38,6 @@ export const startService = async (options: ServiceOptions = {}) => {
     log,
     blockMs: 200,
   });
-  const promoter = new Promoter({ store: workerStore, subscriber, log });
-  await processor.start();
-  await promoter.start();
   return {
     app,
     store,
@@ -53,11 +45,9 @@ export const startService = async (options: ServiceOptions = {}) => {
     redis: main,
     queues,
     stop: async () => {
-      await processor.stop(5000);
-      await promoter.stop();
+      for (const [, stop] of worker.stops) await stop(5000);
       await app.close();
-      await http.close();
-      await Promise.all([main, worker, blocking, subscriber].map((c) => c.quit()));
+      await Promise.all([main, workerRedis, blocking, subscriber].map((c) => c.quit()));
     },
   };
 };
