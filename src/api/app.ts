@@ -17,7 +17,8 @@ export type AppDeps = Readonly<{
 export const buildApp = async ({ store, queueNames, log, now = Date.now }: AppDeps): Promise<FastifyInstance> => {
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
-    // room for a 1 MB task once JSON-escaped; the task's own 1 MB limit is checked on the decoded values
+    // room for a 1 MB task once JSON-escaped; the task's own 1 MB limit is checked on the decoded values.
+    // POST /v1/enqueue:batch raises its own limit to MAX_BATCH_BODY_BYTES (16 MB), see routes/tasks.ts
     bodyLimit: 4 * MAX_TASK_BYTES,
     // task ids may be up to 500 characters, as in Cloud Tasks
     maxParamLength: 1024,

@@ -15,6 +15,21 @@ export const EnqueueReply = Type.Object({
   client_id: Type.String(),
 });
 
+/** One result per batch item: the fields of EnqueueReply when enqueued, of ErrorReply when rejected. */
+export const EnqueueBatchReply = Type.Object({
+  results: Type.Array(
+    Type.Object({
+      status: Type.Union([Type.Literal('enqueued'), Type.Literal('rejected')]),
+      task_id: Type.Optional(Type.String()),
+      queue: Type.Optional(Type.String()),
+      client_id: Type.Optional(Type.String()),
+      error: Type.Optional(Type.String()),
+      message: Type.Optional(Type.String()),
+      errors: ErrorReply.properties.errors,
+    }),
+  ),
+});
+
 export const TaskParams = Type.Object({ id: Type.String() });
 
 export const TaskReply = Type.Object({

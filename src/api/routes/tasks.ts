@@ -1,15 +1,15 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { CommitBatcher } from '../../adapters/redis/commit-batcher.ts';
-import { commitFor } from '../../adapters/redis/placement.ts';
+import { commitFor, type TaskCommit } from '../../adapters/redis/placement.ts';
 import type { RedisTaskStore } from '../../adapters/redis/task-store.ts';
 import { decide } from '../../domain/task/decide.ts';
 import { DomainError } from '../../domain/task/errors.ts';
 import { record } from '../../domain/task/events.ts';
 import { evolve } from '../../domain/task/evolve.ts';
 import { initialTask } from '../../domain/task/task.ts';
-import { validateEnqueue } from '../../domain/task/validate.ts';
+import { type FieldError, isObject, type Validation, validateEnqueue } from '../../domain/task/validate.ts';
 import { invalidRequest } from '../errors.ts';
-import { EnqueueReply, ErrorReply, HistoryReply, TaskParams, TaskReply } from '../schemas.ts';
+import { EnqueueBatchReply, EnqueueReply, ErrorReply, HistoryReply, TaskParams, TaskReply } from '../schemas.ts';
 import { isTaskId, newTaskId } from '../task-id.ts';
 import { eventView, taskView } from '../views.ts';
 
@@ -18,6 +18,51 @@ export type TaskRoutesOptions = Readonly<{
   queueNames: readonly string[];
   now: () => number;
 }>;
+
+export const MAX_BATCH_TASKS = 1000;
+/** 1,000 small tasks fit easily; a batch of large tasks must be split (each task may still be 1 MB). */
+export const MAX_BATCH_BODY_BYTES = 16 * 1024 * 1024;
+
+type Enqueued = { status: 'enqueued'; task_id: string; queue: string; client_id: string };
+type Rejected = { status: 'rejected'; error: string; message: string; errors?: FieldError[] };
+
+/**
+ * Validates one enqueue body and decides its events at `at`; nothing is written. The single and the batch
+ * enqueue both go through here, so a task is the same whichever way it came in.
+ */
+const prepareEnqueue = (
+  body: unknown,
+  queueNames: readonly string[],
+  at: number,
+): Validation<{ commit: TaskCommit; reply: Enqueued }> => {
+  const input = validateEnqueue(body, queueNames);
+  if (!input.ok) return input;
+  const { clientId, queue, delaySec, request } = input.value;
+  const task = initialTask(newTaskId(at));
+  const events = decide({ type: 'EnqueueTask', data: { queue, clientId, delayMs: delaySec * 1000 } }, task, at);
+  return {
+    ok: true,
+    value: {
+      commit: commitFor(task, record(task.id, 0, at, events), { request }),
+      reply: { status: 'enqueued', task_id: task.id, queue, client_id: clientId },
+    },
+  };
+};
+
+/** The batch envelope: an object with only `tasks`, an array of 1 to MAX_BATCH_TASKS items. */
+const batchItems = (body: unknown): { ok: true; items: unknown[] } | { ok: false; errors: FieldError[] } => {
+  const errors: FieldError[] = [];
+  const tasks = isObject(body) ? body.tasks : undefined;
+  if (isObject(body)) {
+    for (const key of Object.keys(body)) {
+      if (key !== 'tasks') errors.push({ field: key, expected: 'no such field; expected only tasks' });
+    }
+  }
+  if (!Array.isArray(tasks) || tasks.length < 1 || tasks.length > MAX_BATCH_TASKS) {
+    errors.push({ field: 'tasks', expected: `an array of 1 to ${MAX_BATCH_TASKS} enqueue requests` });
+  }
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, items: tasks as unknown[] };
+};
 
 export const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (app, { store, queueNames, now }) => {
   const enqueues = new CommitBatcher(store, '');
@@ -32,15 +77,54 @@ export const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (app, { s
     '/v1/enqueue',
     { schema: { response: { 200: EnqueueReply, 400: ErrorReply, 413: ErrorReply, 503: ErrorReply } } },
     async (req, reply) => {
-      const input = validateEnqueue(req.body, queueNames);
+      const input = prepareEnqueue(req.body, queueNames, now());
       if (!input.ok) return reply.code(input.tooLarge ? 413 : 400).send(invalidRequest(input.errors));
-      const { clientId, queue, delaySec, request } = input.value;
+      const { commit, reply: enqueued } = input.value;
+      const result = await enqueues.commit(commit);
+      if (result.kind !== 'ok') throw new DomainError('AlreadyExists', `task ${commit.taskId} already exists`);
+      return enqueued;
+    },
+  );
+
+  /**
+   * Many enqueues in one request, each accepted or rejected on its own. The accepted ones go to Redis in one
+   * commit call (each task still atomic on its own); a Redis failure fails the whole request with 503.
+   * `::` is find-my-way's escape for a literal `:`, so the path is `/v1/enqueue:batch`.
+   */
+  app.post(
+    '/v1/enqueue::batch',
+    {
+      bodyLimit: MAX_BATCH_BODY_BYTES,
+      schema: { response: { 200: EnqueueBatchReply, 400: ErrorReply, 413: ErrorReply, 503: ErrorReply } },
+    },
+    async (req, reply) => {
+      const batch = batchItems(req.body);
+      if (!batch.ok) return reply.code(400).send(invalidRequest(batch.errors));
       const at = now();
-      const task = initialTask(newTaskId(at));
-      const events = decide({ type: 'EnqueueTask', data: { queue, clientId, delayMs: delaySec * 1000 } }, task, at);
-      const result = await enqueues.commit(commitFor(task, record(task.id, 0, at, events), { request }));
-      if (result.kind !== 'ok') throw new DomainError('AlreadyExists', `task ${task.id} already exists`);
-      return { status: 'enqueued' as const, task_id: task.id, queue, client_id: clientId };
+      const results: (Enqueued | Rejected)[] = [];
+      const accepted: { index: number; commit: TaskCommit }[] = [];
+      for (const item of batch.items) {
+        const input = prepareEnqueue(item, queueNames, at);
+        if (input.ok) {
+          accepted.push({ index: results.length, commit: input.value.commit });
+          results.push(input.value.reply);
+        } else {
+          const body = invalidRequest(input.errors);
+          results.push({ status: 'rejected', ...body, error: input.tooLarge ? 'payload_too_large' : body.error });
+        }
+      }
+      const committed = await store.commit(accepted.map((a) => a.commit));
+      for (const [i, { index, commit }] of accepted.entries()) {
+        // a fresh UUIDv7 colliding is not expected; if it ever does, that item alone is refused
+        if (committed[i]?.kind !== 'ok') {
+          results[index] = {
+            status: 'rejected',
+            error: 'AlreadyExists',
+            message: `task ${commit.taskId} already exists`,
+          };
+        }
+      }
+      return { results };
     },
   );
 

@@ -27,7 +27,8 @@ const RESERVED_HEADER =
 const TOP_FIELDS = new Set(['client_id', 'queue', 'delay', 'task']);
 const TASK_FIELDS = new Set(['url', 'method', 'headers', 'body']);
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Checks an enqueue request body as the seed defines it. Every error names the field and what was expected.
