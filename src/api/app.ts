@@ -21,7 +21,7 @@ export const buildApp = async ({ store, queueNames, log, now = Date.now }: AppDe
     // POST /v1/enqueue:batch raises its own limit to MAX_BATCH_BODY_BYTES (16 MB), see routes/tasks.ts
     bodyLimit: 4 * MAX_TASK_BYTES,
     // task ids may be up to 500 characters, as in Cloud Tasks
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
     // one log line per request would dominate the log at enqueue rates; attempts are logged instead
     logController: new LogController({ disableRequestLogging: true }),
   });

@@ -29,7 +29,18 @@ export type ProcessorOptions = Readonly<{
   blockMs?: number;
 }>;
 
-type InFlight = { queue: string; taskId: string; controller: AbortController; done: Promise<void> };
+/** A leased task from the call until its result is committed; `calling` while the HTTP call runs. */
+type InFlight = {
+  queue: string;
+  entryId: string;
+  taskId: string;
+  controller: AbortController;
+  done: Promise<void>;
+  calling: boolean;
+};
+
+/** Entry ids are unique per stream only: two queues can hand out the same id in the same millisecond. */
+const flightKey = (queue: string, entryId: string) => `${queue}/${entryId}`;
 
 /**
  * Leases tasks by weighted priority, dispatches them with at most `concurrency` calls in flight, and records
@@ -42,7 +53,10 @@ type InFlight = { queue: string; taskId: string; controller: AbortController; do
 export class Processor {
   private readonly o: Required<ProcessorOptions>;
   private readonly byName: Map<string, QueueConfig>;
+  /** Keyed by flightKey(queue, entry id). */
   private readonly inflight = new Map<string, InFlight>();
+  /** HTTP calls running: what WORKER_CONCURRENCY limits. A finished call frees its slot before its commit. */
+  private calls = 0;
   private readonly completions: CommitBatcher;
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
@@ -116,7 +130,7 @@ export class Processor {
   }
 
   private freeSlots(): number {
-    return this.o.concurrency - this.inflight.size;
+    return this.o.concurrency - this.calls;
   }
 
   /**
@@ -173,7 +187,7 @@ export class Processor {
     const now = this.o.now();
     // a reclaim can return this worker's own call, if it went too long without renewing (a stall): the claim
     // just renewed it, and the call goes on
-    const taken = entries.filter((e) => !this.inflight.has(e.entryId) && this.readable(e));
+    const taken = entries.filter((e) => !this.inflight.has(flightKey(e.queue, e.entryId)) && this.readable(e));
     const decided = taken.map((e) => {
       const command: TaskCommand =
         kind === 'LeaseTask'
@@ -216,19 +230,38 @@ export class Processor {
 
   private startCall(entry: LeasedEntry, task: Task, request: HttpRequestSpec): void {
     const controller = new AbortController();
-    const flight: InFlight = { queue: entry.queue, taskId: task.id, controller, done: Promise.resolve() };
-    this.inflight.set(entry.entryId, flight);
-    flight.done = this.call(entry, task, request, controller)
+    const flight: InFlight = {
+      queue: entry.queue,
+      entryId: entry.entryId,
+      taskId: task.id,
+      controller,
+      done: Promise.resolve(),
+      calling: true,
+    };
+    const key = flightKey(entry.queue, entry.entryId);
+    this.inflight.set(key, flight);
+    this.calls++;
+    flight.done = this.call(entry, task, request, flight)
       .catch((err) => this.o.log.error({ err, taskId: task.id }, 'attempt could not be recorded'))
       .finally(() => {
-        if (this.inflight.get(entry.entryId) === flight) this.inflight.delete(entry.entryId);
-        this.slotFreed?.();
+        this.callEnded(flight);
+        if (this.inflight.get(key) === flight) this.inflight.delete(key);
       });
   }
 
-  private async call(entry: LeasedEntry, task: Task, request: HttpRequestSpec, controller: AbortController) {
+  private callEnded(flight: InFlight): void {
+    if (!flight.calling) return;
+    flight.calling = false;
+    this.calls--;
+    this.slotFreed?.();
+  }
+
+  private async call(entry: LeasedEntry, task: Task, request: HttpRequestSpec, flight: InFlight) {
+    const { controller } = flight;
     const queue = this.queue(task.queue);
     const response = await this.o.dispatch(request, cloudTasksHeaders(task), queue.attemptTimeoutMs, controller.signal);
+    // the lease is kept (and extended) until the result is committed, but the slot is free for the next call
+    this.callEnded(flight);
     if (controller.signal.aborted) {
       this.o.log.warn({ taskId: task.id, reason: String(controller.signal.reason) }, 'attempt abandoned');
       return;
@@ -266,7 +299,12 @@ export class Processor {
         }
         return;
       } catch (err) {
-        if (!(err instanceof StorageError) || entry.entryId === '' || !this.inflight.has(entry.entryId)) throw err;
+        if (
+          !(err instanceof StorageError) ||
+          entry.entryId === '' ||
+          !this.inflight.has(flightKey(entry.queue, entry.entryId))
+        )
+          throw err;
         if (failures > 50) throw err;
         this.o.log.warn({ ...scope, err: err.message }, 'recording attempt failed; retrying');
         await sleep(errorBackoffMs(failures));
@@ -277,12 +315,12 @@ export class Processor {
   /** One script call per queue renews every lease this worker holds; a lost lease aborts its call. */
   private async extendLeases(): Promise<void> {
     const byQueue = new Map<string, string[]>();
-    for (const [entryId, f] of this.inflight) byQueue.set(f.queue, [...(byQueue.get(f.queue) ?? []), entryId]);
+    for (const f of this.inflight.values()) byQueue.set(f.queue, [...(byQueue.get(f.queue) ?? []), f.entryId]);
     for (const [queue, ids] of byQueue) {
       try {
         const lost = await this.o.store.extendLeases(this.o.workerId, queue, ids);
         for (const id of lost) {
-          const f = this.inflight.get(id);
+          const f = this.inflight.get(flightKey(queue, id));
           if (!f) continue; // finished and acknowledged while the extension was on its way
           this.o.log.warn({ taskId: f.taskId }, 'lease lost to another worker; abandoning the call');
           f.controller.abort('lease lost');
