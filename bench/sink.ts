@@ -2,12 +2,14 @@
  * A minimal HTTP target for benchmarks, in its own process so that the load generator's event loop does
  * not delay it. Answers 200 to everything; for requests to /due carrying X-CloudTasks-TaskETA it records how
  * late the request arrived. GET /stats returns the recorded lateness values (ms) and clears them.
+ * GET /count returns how many other requests arrived, and when the first and the last did (ms since epoch).
  */
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 
 const lateness: number[] = [];
 const trace: [number, number][] = [];
+const deliveries = { count: 0, first: 0, last: 0 };
 process.on('exit', () => {
   if (process.env.SINK_TRACE) writeFileSync(process.env.SINK_TRACE, JSON.stringify(trace));
 });
@@ -18,6 +20,14 @@ const server = createServer((req, res) => {
     res.end(JSON.stringify({ lateness: lateness.splice(0) }));
     return;
   }
+  if (req.url === '/count') {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(deliveries));
+    return;
+  }
+  deliveries.count++;
+  if (deliveries.first === 0) deliveries.first = arrived;
+  deliveries.last = arrived;
   const eta = req.headers['x-cloudtasks-tasketa'];
   if (typeof eta === 'string' && req.url === '/due') {
     lateness.push(arrived - Number(eta) * 1000);

@@ -16,7 +16,14 @@ export const freePort = (): Promise<number> =>
     });
   });
 
-export type RedisServer = Readonly<{ url: string; port: number; process: ChildProcess; stop: () => Promise<void> }>;
+export type RedisServer = Readonly<{
+  url: string;
+  port: number;
+  process: ChildProcess;
+  /** The server's working directory (a temporary one), removed by `stop`. */
+  dir: string;
+  stop: () => Promise<void>;
+}>;
 
 /** Starts a throw-away redis-server on a free loopback port, for tests that must own (or kill) their Redis. */
 export const startRedisServer = async (extraArgs: readonly string[] = []): Promise<RedisServer> => {
@@ -56,5 +63,5 @@ export const startRedisServer = async (extraArgs: readonly string[] = []): Promi
     }
     rmSync(dir, { recursive: true, force: true });
   };
-  return { url, port, process: child, stop };
+  return { url, port, process: child, dir, stop };
 };

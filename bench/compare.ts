@@ -1,0 +1,792 @@
+/**
+ * Side by side with BullMQ: the same redis-server build and settings (a fresh server per run, AOF everysec),
+ * the same sink process (bench/sink.ts), runs alternating ours / BullMQ, medians of RUNS runs each.
+ *
+ *   npm run bench                      (N=50000 RUNS=3 CONCURRENCIES=50,200; writes BENCHMARKS.md)
+ *   BENCH_SMOKE=1 node bench/compare.ts (300 tasks, 1 run each, prints only)
+ *
+ * Scenarios:
+ *   1. enqueue throughput: ours = POST /v1/enqueue, one task per request, 64 in flight, against
+ *      `node src/main.ts` MODE=api; BullMQ = Queue.add, 50 in flight, in this process. In chunks of 1,000:
+ *      ours = POST /v1/enqueue:batch (only with BATCH=1 and when the route answers), BullMQ = addBulk.
+ *   2. dispatch throughput: a backlog of N tasks (ours written through the store's commit script, BullMQ
+ *      through addBulk), then the worker is started (`node src/main.ts` MODE=worker, or bench/bullmq-worker.ts)
+ *      with each concurrency, and timed until the sink has every task and Redis has every one finished.
+ *   3. Redis memory per finished task: used_memory after the dispatch run (the worker stopped) minus the
+ *      empty server's, divided by N.
+ *   4. CPU µs per task of redis-server, the worker process and the sink, from /proc/<pid>/stat, from the
+ *      first delivery to the last task finished (the worker's start-up is left out).
+ *
+ * Environment: N (backlog / enqueue count), ENQUEUE_N (default N), RUNS, CONCURRENCIES (comma separated),
+ * BATCH=1, BENCH_SMOKE=1. Every process it starts (redis-servers, services, workers, sinks) ends with it.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { Pool } from 'undici';
+import { redisKeys } from '../src/adapters/redis/keys.ts';
+import { commitFor, type TaskCommit } from '../src/adapters/redis/placement.ts';
+import { RedisTaskStore } from '../src/adapters/redis/task-store.ts';
+import { newTaskId } from '../src/api/task-id.ts';
+import { decide } from '../src/domain/task/decide.ts';
+import { record } from '../src/domain/task/events.ts';
+import { type HttpRequestSpec, initialTask } from '../src/domain/task/task.ts';
+import { freePort, type RedisServer, startRedisServer } from '../test/support/redis-server.ts';
+
+// ---------------------------------------------------------------------------------------------- settings
+
+const root = (p: string) => fileURLToPath(new URL(`../${p}`, import.meta.url));
+const SMOKE = process.env.BENCH_SMOKE === '1';
+/** The issue's backlog size; DEFAULT_N is lower when the full run would not fit its time budget. */
+const ISSUE_N = 50_000;
+const DEFAULT_N = 50_000;
+
+const intEnv = (name: string, fallback: number): number => {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`${name}="${raw}" must be a whole number of at least 1`);
+    process.exit(2);
+  }
+  return n;
+};
+const N = intEnv('N', SMOKE ? 300 : DEFAULT_N);
+const ENQUEUE_N = intEnv('ENQUEUE_N', N);
+const RUNS = intEnv('RUNS', SMOKE ? 1 : 3);
+const CONCURRENCIES = (process.env.CONCURRENCIES ?? '50,200').split(',').map((c) => {
+  const n = Number(c);
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`CONCURRENCIES="${process.env.CONCURRENCIES}" must be whole numbers separated by commas`);
+    process.exit(2);
+  }
+  return n;
+});
+const BATCH = process.env.BATCH === '1';
+const HTTP_IN_FLIGHT = 64;
+const ADD_IN_FLIGHT = 50;
+const CHUNK = 1000;
+/** Enqueues before each enqueue measurement, not counted: connection set-up and JIT compilation. */
+const WARMUP = Math.min(2000, Math.ceil(ENQUEUE_N / 10));
+const REDIS_ARGS = ['--appendonly', 'yes', '--appendfsync', 'everysec'];
+const BULL_QUEUE = 'bench';
+const OUR_KEYS = redisKeys('td');
+/** A run fails when no task is delivered for this long. */
+const STALL_MS = 30_000;
+
+const TASK_BODY = '{"hello":"world"}';
+const TASK_HEADERS = { 'content-type': 'application/json' };
+const sinkUrl = (port: number) => `http://127.0.0.1:${port}/hook`;
+
+// ------------------------------------------------------------------------------ processes and clean-up
+
+const children = new Set<ChildProcess>();
+const servers = new Set<RedisServer>();
+process.on('exit', () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const server of servers) {
+    server.process.kill('SIGKILL');
+    rmSync(server.dir, { recursive: true, force: true });
+  }
+});
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    console.error(`\n${signal}: stopping the bench and everything it started`);
+    process.exit(130);
+  });
+}
+process.on('uncaughtException', (err) => {
+  console.error(err);
+  process.exit(1);
+});
+process.on('unhandledRejection', (err) => {
+  console.error(err);
+  process.exit(1);
+});
+
+const track = (child: ChildProcess): ChildProcess => {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+};
+
+const exited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
+
+/** SIGTERM, then SIGKILL if it has not exited after `graceMs`. */
+const stopChild = async (child: ChildProcess, graceMs = 15_000): Promise<void> => {
+  if (exited(child)) return;
+  const done = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await done;
+  clearTimeout(timer);
+};
+
+/** Throws as soon as `child` exits: raced against waits that only a live child can end. */
+const diesWith = (child: ChildProcess, what: string): Promise<never> =>
+  new Promise((_, reject) => {
+    if (exited(child)) reject(new Error(`${what} exited (${child.exitCode ?? child.signalCode})`));
+    child.once('exit', (code, signal) => reject(new Error(`${what} exited (${code ?? signal})`)));
+  });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+type BenchRedis = { server: RedisServer; client: Redis; port: number; url: string; stop: () => Promise<void> };
+
+/** A fresh redis-server for one run, and the bench's one connection to it. */
+const startRedis = async (): Promise<BenchRedis> => {
+  const server = await startRedisServer(REDIS_ARGS);
+  servers.add(server);
+  const client = new Redis(server.url, { maxRetriesPerRequest: null });
+  return {
+    server,
+    client,
+    port: server.port,
+    url: server.url,
+    stop: async () => {
+      client.disconnect();
+      await server.stop();
+      servers.delete(server);
+    },
+  };
+};
+
+const info = async (client: Redis, section: string): Promise<Record<string, string>> => {
+  const text = await client.info(section);
+  const out: Record<string, string> = {};
+  for (const line of text.split('\r\n')) {
+    const at = line.indexOf(':');
+    if (at > 0) out[line.slice(0, at)] = line.slice(at + 1);
+  }
+  return out;
+};
+const usedMemory = async (client: Redis) => Number((await info(client, 'memory')).used_memory);
+
+/** Waits for an AOF rewrite in progress to end, so that its CPU (a forked child) is reaped and counted. */
+const aofIdle = async (client: Redis) => {
+  for (let i = 0; i < 600; i++) {
+    const p = await info(client, 'persistence');
+    if (p.aof_rewrite_in_progress === '0' && p.aof_rewrite_scheduled === '0') return;
+    await sleep(100);
+  }
+};
+
+type Sink = { child: ChildProcess; port: number; deliveries: () => Promise<Deliveries> };
+type Deliveries = { count: number; first: number; last: number };
+
+const startSink = async (): Promise<Sink> => {
+  const child = track(spawn(process.execPath, [root('bench/sink.ts')], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  if (!child.stdout) throw new Error('sink has no stdout');
+  const [line] = (await Promise.race([
+    once(createInterface({ input: child.stdout }), 'line'),
+    diesWith(child, 'the sink'),
+  ])) as [string];
+  const port = JSON.parse(line).port as number;
+  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 1 });
+  child.once('exit', () => void pool.close());
+  const deliveries = async () => {
+    const res = await pool.request({ method: 'GET', path: '/count' });
+    return (await res.body.json()) as Deliveries;
+  };
+  return { child, port, deliveries };
+};
+
+// --------------------------------------------------------------------------------------------- /proc CPU
+
+/** CPU seconds (user + system) a process has used; with `children`, also its reaped children's. */
+const cpuSeconds = (pid: number | undefined, children = false): number => {
+  if (pid === undefined) return NaN;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+  // fields from the state on: utime is field 14 of the file, index 11 here; cutime, cstime follow stime
+  const own = Number(fields[11]) + Number(fields[12]);
+  const reaped = children ? Number(fields[13]) + Number(fields[14]) : 0;
+  return (own + reaped) / 100;
+};
+const ownCpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+const perTask = (seconds: number, tasks: number) => (seconds * 1e6) / tasks;
+
+// ------------------------------------------------------------------------------------------- load helpers
+
+/** Sends `total` tasks in calls of up to `chunk`, `inFlight` calls at a time. */
+const drive = async (total: number, chunk: number, inFlight: number, send: (n: number) => Promise<void>) => {
+  let left = total;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (left > 0) {
+        const n = Math.min(chunk, left);
+        left -= n;
+        await send(n);
+      }
+    }),
+  );
+};
+
+const spawnOurs = (mode: 'api' | 'worker', redisUrl: string, extra: Record<string, string>) => {
+  const env: NodeJS.ProcessEnv = { ...process.env, MODE: mode, REDIS_URL: redisUrl, LOG_LEVEL: 'warn', ...extra };
+  for (const key of ['REDIS_SENTINEL_ADDR', 'REDIS_PREFIX', 'WORKER_ID', 'REDIS_PASSWORD']) delete env[key];
+  return track(spawn(process.execPath, [root('src/main.ts')], { env, stdio: ['ignore', 'inherit', 'inherit'] }));
+};
+
+const waitHealthy = async (pool: Pool, child: ChildProcess) => {
+  const dead = diesWith(child, 'the service');
+  dead.catch(() => {});
+  for (let i = 0; ; i++) {
+    if (exited(child)) await dead;
+    try {
+      const res = await pool.request({ method: 'GET', path: '/health' });
+      await res.body.dump();
+      if (res.statusCode === 200) return;
+    } catch {
+      // not listening yet
+    }
+    if (i > 200) throw new Error('the service did not answer /health within 20 s');
+    await sleep(100);
+  }
+};
+
+const enqueueItem = (sinkPort: number) => ({
+  client_id: 'bench',
+  queue: 'default',
+  task: { url: sinkUrl(sinkPort), method: 'POST', headers: TASK_HEADERS, body: TASK_BODY },
+});
+const jobData = (sinkPort: number) => ({
+  url: sinkUrl(sinkPort),
+  method: 'POST',
+  headers: TASK_HEADERS,
+  body: TASK_BODY,
+});
+/** Enqueue runs have no sink: the tasks are never dispatched. Any port does for the URL. */
+const NO_SINK = 9;
+
+// ------------------------------------------------------------------------------------------ measurements
+
+type Values = Record<string, number>;
+type Outcome = { values: Values } | { na: string };
+
+/** Scenario 1, ours: the API as its own process, loaded over HTTP from this process. */
+const enqueueOurs = async (batch: boolean): Promise<Outcome> => {
+  const redis = await startRedis();
+  const port = await freePort();
+  const api = spawnOurs('api', redis.url, { PORT: String(port) });
+  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: HTTP_IN_FLIGHT });
+  try {
+    await waitHealthy(pool, api);
+    const itemJson = JSON.stringify(enqueueItem(NO_SINK));
+    const batchBodies = new Map<number, string>();
+    const batchBody = (n: number) => {
+      let body = batchBodies.get(n);
+      if (!body) {
+        body = `{"tasks":[${Array.from({ length: n }, () => itemJson).join(',')}]}`;
+        batchBodies.set(n, body);
+      }
+      return body;
+    };
+    const post = async (path: string, body: string, n: number) => {
+      const res = await pool.request({ method: 'POST', path, headers: TASK_HEADERS, body });
+      const text = await res.body.text();
+      if (res.statusCode !== 200) throw new Error(`POST ${path} answered ${res.statusCode}: ${text.slice(0, 300)}`);
+      if (n > 1 || path.endsWith(':batch')) {
+        const results = (JSON.parse(text) as { results?: { status: string }[] }).results ?? [];
+        const enqueued = results.filter((r) => r.status === 'enqueued').length;
+        if (enqueued !== n) throw new Error(`POST ${path}: ${enqueued} of ${n} enqueued: ${text.slice(0, 300)}`);
+      }
+    };
+    const send = batch
+      ? (n: number) => post('/v1/enqueue:batch', batchBody(n), n)
+      : () => post('/v1/enqueue', itemJson, 1);
+    if (batch) {
+      const probe = await pool.request({
+        method: 'POST',
+        path: '/v1/enqueue:batch',
+        headers: TASK_HEADERS,
+        body: batchBody(1),
+      });
+      const text = await probe.body.text();
+      if (probe.statusCode !== 200)
+        return { na: `POST /v1/enqueue:batch answered ${probe.statusCode}: ${text.slice(0, 120)}` };
+    }
+    const [chunk, inFlight] = batch ? [CHUNK, 1] : [1, HTTP_IN_FLIGHT];
+    await drive(WARMUP, chunk, inFlight, send);
+    const cpu0 = {
+      redis: cpuSeconds(redis.server.process.pid, true),
+      api: cpuSeconds(api.pid),
+      client: ownCpuSeconds(),
+    };
+    const started = performance.now();
+    await drive(ENQUEUE_N, chunk, inFlight, send);
+    const seconds = (performance.now() - started) / 1000;
+    const cpu1 = {
+      redis: cpuSeconds(redis.server.process.pid, true),
+      api: cpuSeconds(api.pid),
+      client: ownCpuSeconds(),
+    };
+    const stored = await redis.client.xlen(OUR_KEYS.ready('default'));
+    const expected = WARMUP + ENQUEUE_N + (batch ? 1 : 0);
+    if (stored !== expected) throw new Error(`ours: ${stored} tasks in the ready stream, expected ${expected}`);
+    return {
+      values: {
+        tasks_per_s: ENQUEUE_N / seconds,
+        cpu_redis: perTask(cpu1.redis - cpu0.redis, ENQUEUE_N),
+        cpu_api: perTask(cpu1.api - cpu0.api, ENQUEUE_N),
+        cpu_client: perTask(cpu1.client - cpu0.client, ENQUEUE_N),
+        cpu_total: perTask(cpu1.redis - cpu0.redis + cpu1.api - cpu0.api + cpu1.client - cpu0.client, ENQUEUE_N),
+      },
+    };
+  } finally {
+    await stopChild(api);
+    await pool.close();
+    await redis.stop();
+  }
+};
+
+const bullConnection = (redis: BenchRedis) => ({ host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null });
+
+/** Scenario 1, BullMQ: Queue.add / addBulk from this process (the producer is the library in the client). */
+const enqueueBull = async (bulk: boolean): Promise<Outcome> => {
+  const redis = await startRedis();
+  const queue = new Queue(BULL_QUEUE, { connection: bullConnection(redis) });
+  try {
+    await queue.waitUntilReady();
+    const data = jobData(NO_SINK);
+    const send = bulk
+      ? async (n: number) => {
+          await queue.addBulk(Array.from({ length: n }, () => ({ name: 'http', data })));
+        }
+      : async () => {
+          await queue.add('http', data);
+        };
+    const [chunk, inFlight] = bulk ? [CHUNK, 1] : [1, ADD_IN_FLIGHT];
+    await drive(WARMUP, chunk, inFlight, send);
+    const cpu0 = { redis: cpuSeconds(redis.server.process.pid, true), client: ownCpuSeconds() };
+    const started = performance.now();
+    await drive(ENQUEUE_N, chunk, inFlight, send);
+    const seconds = (performance.now() - started) / 1000;
+    const cpu1 = { redis: cpuSeconds(redis.server.process.pid, true), client: ownCpuSeconds() };
+    const stored = await queue.getWaitingCount();
+    if (stored !== WARMUP + ENQUEUE_N)
+      throw new Error(`BullMQ: ${stored} jobs waiting, expected ${WARMUP + ENQUEUE_N}`);
+    return {
+      values: {
+        tasks_per_s: ENQUEUE_N / seconds,
+        cpu_redis: perTask(cpu1.redis - cpu0.redis, ENQUEUE_N),
+        cpu_client: perTask(cpu1.client - cpu0.client, ENQUEUE_N),
+        cpu_total: perTask(cpu1.redis - cpu0.redis + cpu1.client - cpu0.client, ENQUEUE_N),
+      },
+    };
+  } finally {
+    await queue.close();
+    await redis.stop();
+  }
+};
+
+/** Our backlog, written as the API writes it (decide → record → commitFor → commit script), 1,000 a call. */
+const fillOurs = async (redis: BenchRedis, sinkPort: number) => {
+  const store = new RedisTaskStore(redis.client, OUR_KEYS);
+  const request: HttpRequestSpec = { url: sinkUrl(sinkPort), method: 'POST', headers: TASK_HEADERS, body: TASK_BODY };
+  await drive(N, CHUNK, 1, async (n) => {
+    const at = Date.now();
+    const commits: TaskCommit[] = [];
+    for (let i = 0; i < n; i++) {
+      const task = initialTask(newTaskId(at));
+      const events = decide(
+        { type: 'EnqueueTask', data: { queue: 'default', clientId: 'bench', delayMs: 0 } },
+        task,
+        at,
+      );
+      commits.push(commitFor(task, record(task.id, 0, at, events), { request }));
+    }
+    const results = await store.commit(commits);
+    if (results.some((r) => r.kind !== 'ok')) throw new Error('ours: a backlog commit was refused');
+  });
+};
+
+const fillBull = async (redis: BenchRedis, sinkPort: number) => {
+  const queue = new Queue(BULL_QUEUE, { connection: bullConnection(redis) });
+  const data = jobData(sinkPort);
+  await drive(N, CHUNK, 1, async (n) => {
+    await queue.addBulk(Array.from({ length: n }, () => ({ name: 'http', data })));
+  });
+  await queue.close();
+};
+
+const showProgress = (text: string) => {
+  if (process.stdout.isTTY) process.stdout.write(`\r${text}\x1b[K`);
+};
+
+/**
+ * Scenarios 2–4 for one system: a fresh server, the backlog, then the worker, timed until the sink has all
+ * N calls and Redis has all N finished; CPU from the first delivery on; memory once the worker has exited.
+ */
+const dispatch = async (system: 'ours' | 'bull', concurrency: number): Promise<Outcome> => {
+  const redis = await startRedis();
+  const sink = await startSink();
+  let worker: ChildProcess | null = null;
+  try {
+    const emptyMemory = await usedMemory(redis.client);
+    if (system === 'ours') await fillOurs(redis, sink.port);
+    else await fillBull(redis, sink.port);
+    await aofIdle(redis.client);
+    const finished =
+      system === 'ours'
+        ? async () => (await redis.client.xlen(OUR_KEYS.ready('default'))) === 0
+        : async () => {
+            const [completed, failed] = await Promise.all([
+              redis.client.zcard(`bull:${BULL_QUEUE}:completed`),
+              redis.client.zcard(`bull:${BULL_QUEUE}:failed`),
+            ]);
+            if (failed > 0) throw new Error(`BullMQ: ${failed} jobs failed`);
+            return completed === N;
+          };
+
+    const startedAt = Date.now();
+    worker =
+      system === 'ours'
+        ? spawnOurs('worker', redis.url, { WORKER_CONCURRENCY: String(concurrency) })
+        : track(
+            spawn(process.execPath, [root('bench/bullmq-worker.ts')], {
+              env: { ...process.env, REDIS_URL: redis.url, QUEUE: BULL_QUEUE, WORKER_CONCURRENCY: String(concurrency) },
+              stdio: ['ignore', 'ignore', 'inherit'],
+            }),
+          );
+    const dead = diesWith(worker, `the ${system === 'ours' ? 'our' : 'BullMQ'} worker`);
+    dead.catch(() => {});
+    const check = async () => {
+      if (worker && exited(worker)) await dead;
+    };
+
+    // the first delivery: from here on, CPU is the dispatch path's, not the worker's start-up
+    let seen = await sink.deliveries();
+    while (seen.count === 0) {
+      await check();
+      if (Date.now() - startedAt > STALL_MS) throw new Error(`no delivery within ${STALL_MS / 1000} s of the start`);
+      await sleep(5);
+      seen = await sink.deliveries();
+    }
+    const cpu0 = {
+      worker: cpuSeconds(worker.pid),
+      redis: cpuSeconds(redis.server.process.pid, true),
+      sink: cpuSeconds(sink.child.pid),
+    };
+    const countedFrom = seen.count;
+    let progressAt = Date.now();
+    let last = seen.count;
+    while (seen.count < N) {
+      await check();
+      await sleep(50);
+      seen = await sink.deliveries();
+      if (seen.count > last) {
+        last = seen.count;
+        progressAt = Date.now();
+        showProgress(`    delivered ${seen.count.toLocaleString('en-US')}/${N.toLocaleString('en-US')}`);
+      } else if (Date.now() - progressAt > STALL_MS) {
+        throw new Error(`stalled at ${seen.count} of ${N} deliveries`);
+      }
+    }
+    showProgress('');
+    for (let i = 0; !(await finished()); i++) {
+      await check();
+      if (i > STALL_MS / 20) throw new Error('every task was delivered but not all are finished in Redis');
+      await sleep(20);
+    }
+    const workerCpu = cpuSeconds(worker.pid);
+    const sinkCpu = cpuSeconds(sink.child.pid);
+    await aofIdle(redis.client);
+    const redisCpu = cpuSeconds(redis.server.process.pid, true);
+    const final = await sink.deliveries();
+    const forks = Number((await info(redis.client, 'stats')).total_forks);
+    await stopChild(worker);
+    const memory = await usedMemory(redis.client);
+    const tasks = N - countedFrom;
+    return {
+      values: {
+        tasks_per_s: (final.count - 1) / (Math.max(1, final.last - final.first) / 1000),
+        start_to_first_s: (final.first - startedAt) / 1000,
+        start_to_last_s: (final.last - startedAt) / 1000,
+        duplicates: final.count - N,
+        memory_per_task: (memory - emptyMemory) / N,
+        cpu_redis: perTask(redisCpu - cpu0.redis, tasks),
+        cpu_worker: perTask(workerCpu - cpu0.worker, tasks),
+        cpu_sink: perTask(sinkCpu - cpu0.sink, tasks),
+        cpu_total: perTask(redisCpu - cpu0.redis + workerCpu - cpu0.worker + sinkCpu - cpu0.sink, tasks),
+        aof_rewrites: forks,
+      },
+    };
+  } finally {
+    if (worker) await stopChild(worker);
+    await stopChild(sink.child);
+    await redis.stop();
+  }
+};
+
+// ------------------------------------------------------------------------------------------------- runs
+
+type Sample = { scenario: string; system: 'ours' | 'bull'; run: number; outcome: Outcome };
+const samples: Sample[] = [];
+const benchStarted = performance.now();
+const elapsed = () => `${Math.round((performance.now() - benchStarted) / 1000)}s`.padStart(5);
+const fmt = (n: number, digits = 0) =>
+  Number.isFinite(n)
+    ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    : '–';
+const NAMES = { ours: 'ours  ', bull: 'BullMQ' } as const;
+
+const run = async (
+  scenario: string,
+  label: string,
+  system: 'ours' | 'bull',
+  k: number,
+  measure: () => Promise<Outcome>,
+  optional = false,
+) => {
+  process.stdout.write(`[${elapsed()}] ${label} · run ${k}/${RUNS} · ${NAMES[system]} …\n`);
+  let outcome: Outcome;
+  try {
+    outcome = await measure();
+  } catch (err) {
+    if (!optional) throw err;
+    outcome = { na: (err as Error).message.split('\n')[0] ?? 'failed' };
+  }
+  samples.push({ scenario, system, run: k, outcome });
+  const summary =
+    'values' in outcome
+      ? Object.entries(outcome.values)
+          .map(([key, v]) => `${key}=${fmt(v, Math.abs(v) < 10 && v % 1 !== 0 ? 2 : 0)}`)
+          .join(' ')
+      : `n/a (${outcome.na})`;
+  process.stdout.write(`         ${summary}\n`);
+};
+
+process.stdout.write(
+  `bench/compare.ts${SMOKE ? ' (smoke)' : ''}: enqueue ${fmt(ENQUEUE_N)} tasks, backlog ${fmt(N)} tasks, ` +
+    `worker concurrency ${CONCURRENCIES.join(' and ')}, ${RUNS} run(s) each, ours and BullMQ alternating\n`,
+);
+for (let k = 1; k <= RUNS; k++) {
+  await run('enqueue.single', 'enqueue, one task per call', 'ours', k, () => enqueueOurs(false));
+  await run('enqueue.single', 'enqueue, one task per call', 'bull', k, () => enqueueBull(false));
+  if (BATCH) await run('enqueue.chunk', 'enqueue, chunks of 1,000', 'ours', k, () => enqueueOurs(true), true);
+  await run('enqueue.chunk', 'enqueue, chunks of 1,000', 'bull', k, () => enqueueBull(true));
+  for (const c of CONCURRENCIES) {
+    await run(`dispatch.${c}`, `dispatch, concurrency ${c}`, 'ours', k, () => dispatch('ours', c));
+    await run(`dispatch.${c}`, `dispatch, concurrency ${c}`, 'bull', k, () => dispatch('bull', c));
+  }
+}
+const benchSeconds = (performance.now() - benchStarted) / 1000;
+
+// ------------------------------------------------------------------------------------------------ table
+
+const median = (xs: number[]) => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+};
+/** The median of one value over the runs of `scenario` prefixes; a string when none was measured. */
+const med = (scenarios: string[], system: 'ours' | 'bull', key: string): number | string => {
+  const picked = samples.filter((s) => scenarios.includes(s.scenario) && s.system === system);
+  const values = picked.flatMap((s) =>
+    'values' in s.outcome && key in s.outcome.values ? [s.outcome.values[key] as number] : [],
+  );
+  return values.length > 0 ? median(values) : 'n/a';
+};
+
+type Row = { scenario: string; metric: string; ours: number | string; bull: number | string; digits?: number };
+const dispatchScenarios = CONCURRENCIES.map((c) => `dispatch.${c}`);
+const rows: Row[] = [
+  {
+    scenario: '1 enqueue',
+    metric: 'tasks/s, one per call (ours HTTP ×64, BullMQ Queue.add ×50)',
+    ours: med(['enqueue.single'], 'ours', 'tasks_per_s'),
+    bull: med(['enqueue.single'], 'bull', 'tasks_per_s'),
+  },
+  {
+    scenario: '1 enqueue',
+    metric: 'tasks/s, chunks of 1,000 (ours /v1/enqueue:batch, BullMQ addBulk)',
+    ours: BATCH ? med(['enqueue.chunk'], 'ours', 'tasks_per_s') : 'n/a',
+    bull: med(['enqueue.chunk'], 'bull', 'tasks_per_s'),
+  },
+  {
+    scenario: '1 enqueue',
+    metric: 'CPU µs/task, one per call: redis-server',
+    ours: med(['enqueue.single'], 'ours', 'cpu_redis'),
+    bull: med(['enqueue.single'], 'bull', 'cpu_redis'),
+  },
+  {
+    scenario: '1 enqueue',
+    metric: 'CPU µs/task, one per call: API process (ours only)',
+    ours: med(['enqueue.single'], 'ours', 'cpu_api'),
+    bull: '–',
+  },
+  {
+    scenario: '1 enqueue',
+    metric: 'CPU µs/task, one per call: client (HTTP client / Queue.add)',
+    ours: med(['enqueue.single'], 'ours', 'cpu_client'),
+    bull: med(['enqueue.single'], 'bull', 'cpu_client'),
+  },
+  {
+    scenario: '1 enqueue',
+    metric: 'CPU µs/task, one per call: all of the above',
+    ours: med(['enqueue.single'], 'ours', 'cpu_total'),
+    bull: med(['enqueue.single'], 'bull', 'cpu_total'),
+  },
+];
+for (const c of CONCURRENCIES) {
+  rows.push(
+    {
+      scenario: '2 dispatch',
+      metric: `tasks/s, concurrency ${c} (first → last delivery)`,
+      ours: med([`dispatch.${c}`], 'ours', 'tasks_per_s'),
+      bull: med([`dispatch.${c}`], 'bull', 'tasks_per_s'),
+    },
+    {
+      scenario: '2 dispatch',
+      metric: `s from worker start to all delivered, concurrency ${c}`,
+      ours: med([`dispatch.${c}`], 'ours', 'start_to_last_s'),
+      bull: med([`dispatch.${c}`], 'bull', 'start_to_last_s'),
+      digits: 1,
+    },
+  );
+}
+rows.push({
+  scenario: '3 memory',
+  metric: 'Redis bytes per finished task (used_memory − empty)',
+  ours: med(dispatchScenarios, 'ours', 'memory_per_task'),
+  bull: med(dispatchScenarios, 'bull', 'memory_per_task'),
+});
+for (const c of CONCURRENCIES) {
+  for (const [key, name] of [
+    ['cpu_redis', 'redis-server'],
+    ['cpu_worker', 'worker process'],
+    ['cpu_sink', 'sink'],
+    ['cpu_total', 'all three'],
+  ] as const) {
+    rows.push({
+      scenario: '4 CPU',
+      metric: `µs/task dispatching, concurrency ${c}: ${name}`,
+      ours: med([`dispatch.${c}`], 'ours', key),
+      bull: med([`dispatch.${c}`], 'bull', key),
+    });
+  }
+}
+rows.push(
+  {
+    scenario: '5 latency',
+    metric: 'enqueue → delivery at a fixed load',
+    ours: 'not yet measured',
+    bull: 'not yet measured',
+  },
+  {
+    scenario: '6 delay accuracy',
+    metric: 'lateness of delayed tasks',
+    ours: 'not yet measured',
+    bull: 'not yet measured',
+  },
+);
+
+const cell = (v: number | string, digits = 0) => (typeof v === 'number' ? fmt(v, digits) : v);
+const ratio = (r: Row) =>
+  typeof r.ours === 'number' && typeof r.bull === 'number' && r.bull !== 0 ? `${(r.ours / r.bull).toFixed(2)}×` : '–';
+const header = ['scenario', 'metric', 'ours', 'BullMQ', 'ours/BullMQ'];
+const body = rows.map((r) => [r.scenario, r.metric, cell(r.ours, r.digits), cell(r.bull, r.digits), ratio(r)]);
+const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
+const line = (cells: string[]) =>
+  `| ${cells.map((c, i) => (i >= 2 ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0))).join(' | ')} |`;
+const table = [
+  line(header),
+  `|${widths.map((w, i) => (i >= 2 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`,
+  ...body.map(line),
+].join('\n');
+
+process.stdout.write(`\nmedians of ${RUNS} run(s) each, in ${fmt(benchSeconds / 60, 1)} min\n\n${table}\n`);
+const unmeasured = samples.filter((s) => 'na' in s.outcome);
+for (const s of unmeasured)
+  if ('na' in s.outcome) process.stdout.write(`n/a: ${s.scenario} ${s.system} run ${s.run}: ${s.outcome.na}\n`);
+if (!BATCH) process.stdout.write('ours /v1/enqueue:batch: n/a (run with BATCH=1 to measure it)\n');
+
+// ---------------------------------------------------------------------------------------- BENCHMARKS.md
+
+if (!SMOKE) {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const cpuModel = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? 'unknown';
+  const cores = cpuinfo.split('\n').filter((l) => l.startsWith('processor')).length;
+  const memKb = Number(/^MemTotal:\s*(\d+)/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? NaN);
+  const versionRedis = await startRedis();
+  const redisVersion = (await info(versionRedis.client, 'server')).redis_version;
+  await versionRedis.stop();
+  const bullVersion = JSON.parse(readFileSync(root('node_modules/bullmq/package.json'), 'utf8')).version as string;
+  const settings = ['N', 'ENQUEUE_N', 'RUNS', 'CONCURRENCIES', 'BATCH'].filter((k) => process.env[k]);
+  const command = `${settings.map((k) => `${k}=${process.env[k]} `).join('')}${
+    process.env.npm_lifecycle_event === 'bench' ? 'npm run bench' : 'node bench/compare.ts'
+  }`;
+  const raw = samples.map((s) => {
+    const v =
+      'values' in s.outcome
+        ? Object.entries(s.outcome.values)
+            .map(([key, x]) => `${key} ${fmt(x, Math.abs(x) < 10 && x % 1 !== 0 ? 2 : 0)}`)
+            .join(', ')
+        : `n/a: ${s.outcome.na}`;
+    return `| ${s.scenario} | ${s.system === 'ours' ? 'ours' : 'BullMQ'} | ${s.run} | ${v} |`;
+  });
+  const lowered =
+    N < ISSUE_N
+      ? `\nThe backlog is ${fmt(N)} tasks, not the issue's ${fmt(ISSUE_N)}: with ${fmt(ISSUE_N)} the full run ` +
+        '(3 runs × 2 concurrencies × 2 systems, plus the enqueue runs) would not fit in about 12 minutes on this machine.\n'
+      : '';
+  const md = `# Benchmarks: Task Dispatcher and BullMQ side by side
+
+Generated by \`bench/compare.ts\` on ${new Date().toISOString().slice(0, 10)}; it took ${fmt(benchSeconds / 60, 1)} minutes.
+
+\`\`\`
+${command}
+\`\`\`
+
+- Machine: ${cpuModel}, ${cores} cores (logical CPUs), ${fmt(memKb / 1024 / 1024, 1)} GB RAM. Everything runs on it:
+  redis-server, the service or BullMQ worker, the sink and the load generator share the ${cores} cores.
+- Node ${process.version}, Redis ${redisVersion} (a fresh redis-server per run, AOF \`appendfsync everysec\`, no RDB
+  snapshots, otherwise defaults), BullMQ ${bullVersion}.
+- Enqueue: ${fmt(ENQUEUE_N)} tasks per run after ${fmt(WARMUP)} not counted. Dispatch: a backlog of ${fmt(N)} tasks,
+  worker concurrency ${CONCURRENCIES.join(' and ')}. ${RUNS} runs of each, ours and BullMQ alternating; medians.
+${lowered}
+${table}
+
+How it was measured:
+
+- **Enqueue, one per call.** Ours: \`POST /v1/enqueue\` with one task per request, ${HTTP_IN_FLIGHT} requests in flight
+  (undici Pool), against \`node src/main.ts\` with \`MODE=api\` in its own process. BullMQ: \`Queue.add\`, ${ADD_IN_FLIGHT}
+  calls in flight, in the bench process. So ours pays an HTTP hop and a second process that BullMQ, a library in
+  the producer, does not have; the CPU rows show both sides of it.
+- **Enqueue, chunks of 1,000.** BullMQ: \`addBulk\`, one chunk at a time. Ours: \`POST /v1/enqueue:batch\`, one chunk
+  at a time, measured only with \`BATCH=1\` and when the route answers; otherwise n/a.
+- **Dispatch.** The backlog is written first (ours through the store's \`commit\` script, exactly as the API writes
+  it, 1,000 tasks a call; BullMQ with \`addBulk\`), then the worker is started: \`node src/main.ts\` with
+  \`MODE=worker\` (\`LOG_LEVEL=warn\`), or \`bench/bullmq-worker.ts\`, a BullMQ Worker whose processor makes the same
+  undici \`request\` (a shared Agent with our dispatcher's settings, body drained) and returns status and latency.
+  Each call is a POST with a 17-byte JSON body to \`bench/sink.ts\` on 127.0.0.1, which answers 200.
+  Throughput is N over the time between the first and the last call the sink received; the start-up (process
+  start, module loading, the first lease) is the "from worker start" row. A run ends when the sink has N calls
+  and Redis has every task finished (ours: the ready stream empty; BullMQ: N in the completed set).
+- **Memory.** \`used_memory\` after the dispatch run, with the worker stopped and only the bench's own connection
+  open, minus the same figure on the empty server, over N. Ours keeps each task with its full history (4 events)
+  and the ledger stream of every event; BullMQ keeps every completed job (default retention, removeOnComplete
+  unset) and its events stream (capped at about 10,000 entries by default). Median over all dispatch runs.
+- **CPU.** utime + stime from \`/proc/<pid>/stat\`, from the first delivery until every task is finished, over the
+  tasks delivered in that time. redis-server includes its reaped children (AOF rewrites triggered by the run).
+  The worker's start-up CPU is left out. Enqueue CPU is over the measured enqueues.
+- Latency at a fixed load and delay accuracy are not measured here yet (see \`bench/lateness.ts\` for ours).
+
+Every run:
+
+| scenario | system | run | values (throughput tasks/s, times s, memory bytes/task, CPU µs/task) |
+|---|---|---|---|
+${raw.join('\n')}
+`;
+  writeFileSync(root('BENCHMARKS.md'), md);
+  process.stdout.write('\nwrote BENCHMARKS.md\n');
+}
