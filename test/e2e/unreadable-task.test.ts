@@ -34,7 +34,11 @@ test('an unreadable task stays put while the tasks around it are delivered', asy
   const after = await enqueue('/after');
   await redis.zadd(keys.due, Date.now() - 1000, 'from-the-future');
 
-  for (let i = 0; i < 100 && target.received.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+  const done = async () =>
+    (await Promise.all([before, after].map((id) => service.store.load(id)))).every(
+      (s) => s?.task.status === 'succeeded',
+    );
+  for (let i = 0; i < 100 && !(await done()); i++) await new Promise((r) => setTimeout(r, 50));
   expect(target.received.map((r) => r.path).sort()).toEqual(['/after', '/before']);
   for (const id of [before, after]) expect((await service.store.load(id))?.task.status).toBe('succeeded');
   expect(await redis.hget(keys.task('from-the-future'), 'h')).toBe(future);
