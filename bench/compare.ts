@@ -22,7 +22,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
@@ -36,6 +36,7 @@ import { decide } from '../src/domain/task/decide.ts';
 import { record } from '../src/domain/task/events.ts';
 import { type HttpRequestSpec, initialTask } from '../src/domain/task/task.ts';
 import { freePort, type RedisServer, startRedisServer } from '../test/support/redis-server.ts';
+import { cpuSeconds, endWhatWeStartOnExit, track, trackServer } from './support.ts';
 
 // ---------------------------------------------------------------------------------------------- settings
 
@@ -84,35 +85,7 @@ const sinkUrl = (port: number) => `http://127.0.0.1:${port}/hook`;
 
 // ------------------------------------------------------------------------------ processes and clean-up
 
-const children = new Set<ChildProcess>();
-const servers = new Set<RedisServer>();
-process.on('exit', () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  for (const server of servers) {
-    server.process.kill('SIGKILL');
-    rmSync(server.dir, { recursive: true, force: true });
-  }
-});
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(signal, () => {
-    console.error(`\n${signal}: stopping the bench and everything it started`);
-    process.exit(130);
-  });
-}
-process.on('uncaughtException', (err) => {
-  console.error(err);
-  process.exit(1);
-});
-process.on('unhandledRejection', (err) => {
-  console.error(err);
-  process.exit(1);
-});
-
-const track = (child: ChildProcess): ChildProcess => {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-};
+endWhatWeStartOnExit();
 
 const exited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
 
@@ -140,7 +113,7 @@ type BenchRedis = { server: RedisServer; client: Redis; port: number; url: strin
 /** A fresh redis-server for one run, and the bench's one connection to it. */
 const startRedis = async (): Promise<BenchRedis> => {
   const server = await startRedisServer(REDIS_ARGS);
-  servers.add(server);
+  trackServer(server);
   const client = new Redis(server.url, { maxRetriesPerRequest: null });
   return {
     server,
@@ -150,7 +123,6 @@ const startRedis = async (): Promise<BenchRedis> => {
     stop: async () => {
       client.disconnect();
       await server.stop();
-      servers.delete(server);
     },
   };
 };
@@ -197,16 +169,6 @@ const startSink = async (): Promise<Sink> => {
 
 // --------------------------------------------------------------------------------------------- /proc CPU
 
-/** CPU seconds (user + system) a process has used; with `children`, also its reaped children's. */
-const cpuSeconds = (pid: number | undefined, children = false): number => {
-  if (pid === undefined) return NaN;
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-  // fields from the state on: utime is field 14 of the file, index 11 here; cutime, cstime follow stime
-  const own = Number(fields[11]) + Number(fields[12]);
-  const reaped = children ? Number(fields[13]) + Number(fields[14]) : 0;
-  return (own + reaped) / 100;
-};
 const ownCpuSeconds = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;

@@ -19,6 +19,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { freePort, startRedisServer } from '../test/support/redis-server.ts';
+import { cpuSeconds, endWhatWeStartOnExit, track, trackServer } from './support.ts';
 
 const RATE = Number(process.env.RATE ?? 1000);
 const SECONDS = Number(process.env.SECONDS ?? 10);
@@ -28,13 +29,6 @@ const WARMUP = Number(process.env.WARMUP ?? 3);
 
 const root = (p: string) => fileURLToPath(new URL(`../${p}`, import.meta.url));
 
-import { readFileSync } from 'node:fs';
-
-/** CPU seconds (user + system) a process has used so far, from /proc. */
-const cpuSeconds = (pid: number | undefined): number => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-};
 const fetchRedisInfo = async () => {
   const { Redis } = await import('ioredis');
   const r = new Redis(redis.url);
@@ -46,10 +40,11 @@ const fetchRedisInfo = async () => {
 const quantile = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 
-const redis = await startRedisServer(
-  process.env.REDIS_AOF === 'no' ? [] : ['--appendonly', 'yes', '--appendfsync', 'everysec'],
+endWhatWeStartOnExit();
+const redis = trackServer(
+  await startRedisServer(process.env.REDIS_AOF === 'no' ? [] : ['--appendonly', 'yes', '--appendfsync', 'everysec']),
 );
-const sink = spawn(process.execPath, [root('bench/sink.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+const sink = track(spawn(process.execPath, [root('bench/sink.ts')], { stdio: ['ignore', 'pipe', 'inherit'] }));
 const [sinkLine] = (await once(createInterface({ input: sink.stdout }), 'line')) as [string];
 const sinkPort = JSON.parse(sinkLine).port as number;
 const apiPort = await freePort();
@@ -57,31 +52,20 @@ const nodeArgs = (process.env.SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean
 // SPLIT=1 runs the API and the worker as two processes (MODE=api, MODE=worker) instead of one MODE=both
 const modes = process.env.SPLIT === '1' ? ['api', 'worker'] : ['both'];
 const services = modes.map((mode) =>
-  spawn(process.execPath, [...nodeArgs, root('src/main.ts')], {
-    env: {
-      ...process.env,
-      MODE: mode,
-      REDIS_URL: redis.url,
-      PORT: String(apiPort),
-      LOG_LEVEL: 'warn',
-      WORKER_CONCURRENCY: CONCURRENCY,
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  }),
+  track(
+    spawn(process.execPath, [...nodeArgs, root('src/main.ts')], {
+      env: {
+        ...process.env,
+        MODE: mode,
+        REDIS_URL: redis.url,
+        PORT: String(apiPort),
+        LOG_LEVEL: 'warn',
+        WORKER_CONCURRENCY: CONCURRENCY,
+      },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    }),
+  ),
 );
-// whatever happens, the processes this bench started end with it
-process.on('exit', () => {
-  for (const p of [...services, sink]) if (p.exitCode === null) p.kill('SIGKILL');
-  redis.process.kill('SIGKILL');
-});
-process.on('uncaughtException', (err) => {
-  console.error(err);
-  process.exit(1);
-});
-process.on('unhandledRejection', (err) => {
-  console.error(err);
-  process.exit(1);
-});
 // the load generator shares the 2 cores with what it measures: it yields to them, so that lateness is the
 // service's own and not time the service spent waiting for the generator's CPU
 setPriority(10);

@@ -55,21 +55,22 @@ const main = async () => {
     localRedis?.kill('SIGTERM');
     process.exit(1);
   }
-  const store = new RedisTaskStore(mainRedis, keys);
   const stops: [string, () => Promise<void>][] = [];
 
   if (runApi) {
     // loaded only when serving HTTP: a worker process starts without fastify (about 1 s less CPU at start)
     const { buildApp } = await import('./api/app.ts');
+    const store = new RedisTaskStore(mainRedis, keys);
     const app = await buildApp({ store, queueNames: queues.map((q) => q.name), log });
     await app.listen({ port: config.PORT, host: '0.0.0.0' });
     stops.push(['http server', () => app.close()]);
   }
   if (runWorker) {
-    const workerRedis = createRedis(config, 'worker', 'worker');
+    // a worker-only process reuses its main connection (opened as a worker one) instead of opening another
+    const workerRedis = runApi ? createRedis(config, 'worker', 'worker') : mainRedis;
     const blocking = createRedis(config, 'worker', 'blocking');
     const subscriber = createRedis(config, 'worker', 'subscriber');
-    connections.push(workerRedis, blocking, subscriber);
+    connections.push(...(runApi ? [workerRedis] : []), blocking, subscriber);
     const worker = await startWorker({
       redis: { commands: workerRedis, blocking, subscriber },
       keys,

@@ -80,10 +80,6 @@ export class Processor {
     this.completions = new CommitBatcher(options.store, options.workerId, { windowMs: 5 });
   }
 
-  get inFlight(): number {
-    return this.inflight.size;
-  }
-
   async start(): Promise<void> {
     await this.o.store.ensureQueues(this.o.queues.map((q) => q.name));
     this.blockingClientId = Number(await this.o.blocking.client('ID'));

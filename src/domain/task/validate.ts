@@ -1,3 +1,4 @@
+import { DEFAULT_QUEUE } from '../queue/queue.ts';
 import { HTTP_METHODS, type HttpMethod, type HttpRequestSpec } from './task.ts';
 
 export const MAX_TASK_BYTES = 1024 * 1024;
@@ -48,7 +49,7 @@ export const validateEnqueue = (body: unknown, knownQueues: readonly string[]): 
     fail('client_id', 'a string of 3-64 characters from A-Z, a-z, 0-9, _ and -');
   }
 
-  const queue = body.queue ?? 'default';
+  const queue = body.queue ?? DEFAULT_QUEUE;
   if (typeof queue !== 'string' || !knownQueues.includes(queue)) {
     fail('queue', `one of ${knownQueues.join(', ')}`);
   }
