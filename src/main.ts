@@ -9,6 +9,8 @@ import { ensureLocalRedis } from './adapters/redis/local-server.ts';
 import { RedisTaskStore } from './adapters/redis/task-store.ts';
 import { startWorker } from './adapters/worker/worker.ts';
 import { defaultQueues } from './domain/queue/queue.ts';
+import { PROJECTIONS } from './projections/index.ts';
+import { Projector } from './projections/projector.ts';
 
 /**
  * The composition root: reads the config, builds the adapters and starts what MODE asks for.
@@ -61,7 +63,13 @@ const main = async () => {
     // loaded only when serving HTTP: a worker process starts without fastify (about 1 s less CPU at start)
     const { buildApp } = await import('./api/app.ts');
     const store = new RedisTaskStore(mainRedis, keys);
-    const app = await buildApp({ store, queueNames: queues.map((q) => q.name), log });
+    const app = await buildApp({
+      store,
+      queueNames: queues.map((q) => q.name),
+      log,
+      adminKey: config.ADMIN_API_KEY,
+      asOfMaxEvents: config.AS_OF_MAX_EVENTS,
+    });
     await app.listen({ port: config.PORT, host: '0.0.0.0' });
     stops.push(['http server', () => app.close()]);
   }
@@ -81,6 +89,20 @@ const main = async () => {
       log,
     });
     for (const [name, stop] of worker.stops) stops.push([name, () => stop(config.SHUTDOWN_GRACE_SEC * 1000)]);
+
+    const projectorBlocking = createRedis(config, 'worker', 'projector');
+    connections.push(projectorBlocking);
+    const projector = new Projector({
+      redis: workerRedis,
+      blocking: projectorBlocking,
+      keys,
+      projections: PROJECTIONS,
+      log: log.child({ component: 'projector' }),
+      batchSize: config.PROJECTION_BATCH_SIZE,
+      lockMs: config.PROJECTION_LOCK_SEC * 1000,
+    });
+    projector.start();
+    stops.push(['projector', () => projector.stop()]);
   }
   log.info({ mode: config.MODE, port: runApi ? config.PORT : undefined, workerId }, 'task dispatcher started');
 

@@ -3,7 +3,9 @@ import type { Logger } from '../adapters/logging/logger.ts';
 import type { RedisTaskStore } from '../adapters/redis/task-store.ts';
 import { MAX_TASK_BYTES } from '../domain/task/validate.ts';
 import { errorHandler } from './errors.ts';
+import { adminRoutes } from './routes/admin.ts';
 import { healthRoutes } from './routes/health.ts';
+import { readRoutes } from './routes/read.ts';
 import { taskRoutes } from './routes/tasks.ts';
 
 export type AppDeps = Readonly<{
@@ -11,10 +13,20 @@ export type AppDeps = Readonly<{
   queueNames: readonly string[];
   log: Logger;
   now?: () => number;
+  /** ADMIN_API_KEY; '' disables the admin API. */
+  adminKey?: string;
+  asOfMaxEvents?: number;
 }>;
 
 /** Builds the HTTP API from its dependencies; nothing here reads the environment. */
-export const buildApp = async ({ store, queueNames, log, now = Date.now }: AppDeps): Promise<FastifyInstance> => {
+export const buildApp = async ({
+  store,
+  queueNames,
+  log,
+  now = Date.now,
+  adminKey = '',
+  asOfMaxEvents = 500_000,
+}: AppDeps): Promise<FastifyInstance> => {
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     // room for a 1 MB task once JSON-escaped; the task's own 1 MB limit is checked on the decoded values.
@@ -33,5 +45,7 @@ export const buildApp = async ({ store, queueNames, log, now = Date.now }: AppDe
   );
   await app.register(healthRoutes, { redis: store.redis });
   await app.register(taskRoutes, { store, queueNames, now });
+  await app.register(readRoutes, { store, queueNames, now, asOfMaxEvents });
+  await app.register(adminRoutes, { store, adminKey });
   return app;
 };

@@ -6,6 +6,8 @@ import { RedisTaskStore } from '../../src/adapters/redis/task-store.ts';
 import { startWorker } from '../../src/adapters/worker/worker.ts';
 import { buildApp } from '../../src/api/app.ts';
 import { defaultQueues } from '../../src/domain/queue/queue.ts';
+import { PROJECTIONS } from '../../src/projections/index.ts';
+import { Projector } from '../../src/projections/projector.ts';
 import type { RetryPolicy } from '../../src/domain/retry/backoff.ts';
 import { redisUrl } from './store.ts';
 
@@ -14,6 +16,8 @@ export type ServiceOptions = {
   concurrency?: number;
   leaseMs?: number;
   attemptTimeoutMs?: number;
+  adminKey?: string;
+  projectorLockMs?: number;
 };
 
 /** The whole service in this process (API + worker + promoter) on the test redis-server, under its own prefix. */
@@ -21,13 +25,24 @@ export const startService = async (options: ServiceOptions = {}) => {
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const keys = redisKeys(`t-${randomUUID()}`);
   const connect = () => new Redis(redisUrl(), { maxRetriesPerRequest: null });
-  const [main, workerRedis, blocking, subscriber] = [connect(), connect(), connect(), connect()];
+  const [main, workerRedis, blocking, subscriber, projectorBlocking] = [
+    connect(),
+    connect(),
+    connect(),
+    connect(),
+    connect(),
+  ];
   const queues = defaultQueues(
     options.retry ?? { maxRetries: 5, minBackoffMs: 1000, maxBackoffMs: 3_600_000 },
     options.attemptTimeoutMs ?? 30_000,
   );
   const store = new RedisTaskStore(main, keys);
-  const app = await buildApp({ store, queueNames: queues.map((q) => q.name), log });
+  const app = await buildApp({
+    store,
+    queueNames: queues.map((q) => q.name),
+    log,
+    ...(options.adminKey === undefined ? {} : { adminKey: options.adminKey }),
+  });
   const worker = await startWorker({
     redis: { commands: workerRedis, blocking, subscriber },
     keys,
@@ -38,16 +53,28 @@ export const startService = async (options: ServiceOptions = {}) => {
     log,
     blockMs: 200,
   });
+  const projector = new Projector({
+    redis: workerRedis,
+    blocking: projectorBlocking,
+    keys,
+    projections: PROJECTIONS,
+    log,
+    idleWaitMs: 200,
+    lockMs: options.projectorLockMs ?? 10_000,
+  });
+  projector.start();
   return {
     app,
+    projector,
     store,
     keys,
     redis: main,
     queues,
     stop: async () => {
       for (const [, stop] of worker.stops) await stop(5000);
+      await projector.stop();
       await app.close();
-      await Promise.all([main, workerRedis, blocking, subscriber].map((c) => c.quit()));
+      await Promise.all([main, workerRedis, blocking, subscriber, projectorBlocking].map((c) => c.quit()));
     },
   };
 };

@@ -26,6 +26,17 @@ const Env = Type.Object({
   RETRY_MAX_BACKOFF_SEC: Seconds(3600, 0.001),
   LEASE_SEC: Seconds(30, 0.1),
   SHUTDOWN_GRACE_SEC: Seconds(60),
+  /** Finished tasks, and ledger entries, are kept this long, then removed (expunged, archived, trimmed). */
+  RETENTION_HOURS: Type.Number({ exclusiveMinimum: 0, default: 168 }),
+  RETENTION_INTERVAL_SEC: Seconds(60, 0.01),
+  /** Where ledger events are appended as NDJSON before they are trimmed; '' = no archive. */
+  LEDGER_ARCHIVE_DIR: Type.String({ default: '' }),
+  PROJECTION_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 5000, default: 500 }),
+  PROJECTION_LOCK_SEC: Seconds(10, 0.1),
+  /** Most ledger events one `as_of` query may replay; beyond it the query answers 422. */
+  AS_OF_MAX_EVENTS: Type.Integer({ minimum: 1, default: 500_000 }),
+  /** Guards the admin API (X-Admin-Key); unset = the admin API is disabled. */
+  ADMIN_API_KEY: Type.String({ default: '' }),
 });
 
 export type Config = Readonly<Static<typeof Env>>;

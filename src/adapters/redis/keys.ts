@@ -17,5 +17,17 @@ export const redisKeys = (prefix = 'td', partition = 'p0') => {
     wake: `${base}:wake`,
     /** Consumer group of workers on every ready stream. */
     workerGroup: 'workers',
+    /** A projection's generations: which one serves reads (`active`) and which one is being rebuilt. */
+    projection: (name: string) => `${base}:proj:${name}`,
+    /** Only the holder of this lock applies events to that generation. */
+    projectionLock: (name: string, gen: number) => `${base}:proj:${name}:lock:${gen}`,
+    /** Every read-model key of one generation starts with this, so a generation is dropped by prefix. */
+    projectionGen: (name: string, gen: number) => `${base}:proj:${name}:g${gen}:`,
+    /** The ledger consumer group of one generation of a projection. */
+    projectionGroup: (name: string, gen: number) => `proj:${name}:g${gen}`,
+    /** The last ledger id written to LEDGER_ARCHIVE_DIR. */
+    archive: `${base}:archive`,
+    /** Held by the one process that runs retention at a time. */
+    retentionLock: `${base}:retention:lock`,
   };
 };

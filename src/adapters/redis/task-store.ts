@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { DomainError } from '../../domain/task/errors.ts';
 import type { Recorded } from '../../domain/task/events.ts';
 import { fold } from '../../domain/task/evolve.ts';
 import { type HttpRequestSpec, initialTask, type Task } from '../../domain/task/task.ts';
@@ -32,10 +33,12 @@ export class StorageError extends Error {
   }
 }
 
-const guard = async <T>(what: string, op: () => Promise<T>): Promise<T> => {
+/** Turns a Redis failure inside `op` into a StorageError; the caller's own errors pass through unchanged. */
+export const guardStorage = async <T>(what: string, op: () => Promise<T>): Promise<T> => {
   try {
     return await op();
   } catch (err) {
+    if (err instanceof StorageError || err instanceof DomainError) throw err;
     throw new StorageError(`redis: ${what} failed: ${(err as Error).message}`, { cause: err });
   }
 };
@@ -98,7 +101,7 @@ export class RedisTaskStore {
         c.due === null ? '' : c.due === 'remove' ? '-' : c.due,
       );
     }
-    const replies = (await guard('commit', () => runScript(this.redis, scripts.commit, keys, argv))) as string[];
+    const replies = (await guardStorage('commit', () => runScript(this.redis, scripts.commit, keys, argv))) as string[];
     return replies.map((r): CommitResult => {
       if (r === 'OK') return { kind: 'ok' };
       if (r === 'LEASE_LOST') return { kind: 'lease-lost' };
@@ -107,11 +110,27 @@ export class RedisTaskStore {
   }
 
   async load(taskId: string): Promise<Snapshot | null> {
-    const [history, request] = await guard('load', () => this.redis.hmget(this.keys.task(taskId), 'h', 'r'));
+    const [history, request] = await guardStorage('load', () => this.redis.hmget(this.keys.task(taskId), 'h', 'r'));
     if (!history) return null;
     const snap = snapshot(taskId, history, request ?? '');
     if (snap.unreadable) throw new Error(`task ${taskId} cannot be read: ${snap.unreadable}`);
     return snap;
+  }
+
+  /** Many tasks in one round trip, in order; null for a task that is gone or cannot be read. */
+  async loadMany(taskIds: readonly string[]): Promise<(Snapshot | null)[]> {
+    if (taskIds.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of taskIds) pipeline.hmget(this.keys.task(id), 'h', 'r');
+    const replies = await guardStorage('load', async () => (await pipeline.exec()) ?? []);
+    return taskIds.map((id, i) => {
+      const [err, fields] = replies[i] ?? [null, null];
+      if (err) throw new StorageError(`redis: load failed: ${err.message}`, { cause: err });
+      const [history, request] = (fields ?? [null, null]) as [string | null, string | null];
+      if (!history) return null;
+      const snap = snapshot(id, history, request ?? '');
+      return snap.unreadable ? null : snap;
+    });
   }
 
   /**
@@ -120,7 +139,7 @@ export class RedisTaskStore {
    */
   async lease(consumer: string, plan: readonly { name: string; quota: number }[]): Promise<LeaseResult> {
     const queues = plan.map((p) => p.name);
-    const raw = (await guard('lease', () =>
+    const raw = (await guardStorage('lease', () =>
       runScript(
         this.redis,
         scripts.lease,
@@ -143,7 +162,7 @@ export class RedisTaskStore {
    */
   async waitForWork(blocking: Redis, from: ReadonlyMap<string, string>, blockMs: number): Promise<boolean> {
     const queues = [...from.keys()];
-    const reply = await guard('wait for work', () =>
+    const reply = await guardStorage('wait for work', () =>
       blocking.xread(
         'COUNT',
         1,
@@ -159,7 +178,7 @@ export class RedisTaskStore {
 
   /** Takes over up to `max` entries whose holder has not extended them for `minIdleMs`. */
   async reclaim(consumer: string, queues: readonly string[], minIdleMs: number, max: number): Promise<LeasedEntry[]> {
-    const raw = (await guard('reclaim', () =>
+    const raw = (await guardStorage('reclaim', () =>
       runScript(
         this.redis,
         scripts.reclaim,
@@ -173,7 +192,7 @@ export class RedisTaskStore {
   /** Renews the leases `consumer` still holds; returns the entry ids it has lost to a reclaimer. */
   async extendLeases(consumer: string, queue: string, entryIds: readonly string[]): Promise<string[]> {
     if (entryIds.length === 0) return [];
-    return (await guard('extend leases', () =>
+    return (await guardStorage('extend leases', () =>
       runScript(
         this.redis,
         scripts.extendLeases,
@@ -185,7 +204,7 @@ export class RedisTaskStore {
 
   /** Tasks due by `now` (at most `limit`), and the due time of the next one after `now`. */
   async due(now: number, limit: number): Promise<{ tasks: Snapshot[]; next: number | null }> {
-    const [next, raw] = (await guard('read due', () =>
+    const [next, raw] = (await guardStorage('read due', () =>
       runScript(this.redis, scripts.due, [this.keys.due], [now, limit, this.keys.taskPrefix]),
     )) as [string, [string, string, string][]];
     return { tasks: raw.map(([id, , history]) => snapshot(id, history, '')), next: next === '' ? null : Number(next) };

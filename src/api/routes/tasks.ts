@@ -5,10 +5,11 @@ import type { RedisTaskStore } from '../../adapters/redis/task-store.ts';
 import { decide } from '../../domain/task/decide.ts';
 import { DomainError } from '../../domain/task/errors.ts';
 import { record } from '../../domain/task/events.ts';
-import { evolve } from '../../domain/task/evolve.ts';
+import { evolve, fold } from '../../domain/task/evolve.ts';
 import { initialTask } from '../../domain/task/task.ts';
 import { type FieldError, isObject, type Validation, validateEnqueue } from '../../domain/task/validate.ts';
 import { invalidRequest } from '../errors.ts';
+import { parseAsOf } from '../read-query.ts';
 import { EnqueueBatchReply, EnqueueReply, ErrorReply, HistoryReply, TaskParams, TaskReply } from '../schemas.ts';
 import { isTaskId, newTaskId } from '../task-id.ts';
 import { eventView, taskView } from '../views.ts';
@@ -128,10 +129,21 @@ export const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (app, { s
     },
   );
 
-  app.get<{ Params: { id: string } }>(
+  /** `?as_of=<RFC 3339>` folds the history up to that instant: the task as it was then. */
+  app.get<{ Params: { id: string }; Querystring: Record<string, unknown> }>(
     '/v1/tasks/:id',
     { schema: { params: TaskParams, response: { 200: TaskReply, 404: ErrorReply } } },
-    async (req) => taskView((await load(req.params.id)).task),
+    async (req, reply) => {
+      const asOf = parseAsOf(req.query);
+      if (!asOf.ok) return reply.code(400).send(invalidRequest(asOf.errors));
+      const { task, events } = await load(req.params.id);
+      if (asOf.value === null) return taskView(task);
+      const until = asOf.value;
+      const then = events.filter((e) => e.at <= until);
+      if (then.length === 0)
+        throw new DomainError('NotFound', `task ${req.params.id} did not exist at ${req.query.as_of}`);
+      return taskView(fold(task.id, then));
+    },
   );
 
   app.get<{ Params: { id: string } }>(

@@ -14,4 +14,7 @@ export type RecordAttempt = Cmd<
 export type ReclaimTask = Cmd<'ReclaimTask', { workerId: string; retry: RetryPolicy }>;
 export type CancelTask = Cmd<'CancelTask', { by: string }>;
 
-export type TaskCommand = EnqueueTask | ReleaseDue | LeaseTask | RecordAttempt | ReclaimTask | CancelTask;
+/** Retention removes a finished task from Redis; the event keeps the facts the read side needs to forget it. */
+export type ExpungeTask = Cmd<'ExpungeTask', { by: string }>;
+
+export type TaskCommand = EnqueueTask | ReleaseDue | LeaseTask | RecordAttempt | ReclaimTask | CancelTask | ExpungeTask;

@@ -3,6 +3,7 @@ import { classify } from './classify.ts';
 import type {
   CancelTask,
   EnqueueTask,
+  ExpungeTask,
   LeaseTask,
   ReclaimTask,
   RecordAttempt,
@@ -28,6 +29,8 @@ export const decide = (command: TaskCommand, task: Task, now: number): TaskEvent
       return reclaim(command, task);
     case 'CancelTask':
       return cancel(command, task);
+    case 'ExpungeTask':
+      return expunge(command, task);
     default:
       return assertNever(command);
   }
@@ -102,4 +105,12 @@ const cancel = ({ data }: CancelTask, task: Task): TaskEvent[] => {
     throw new DomainError('IllegalTransition', 'task is being delivered right now; it cannot be cancelled');
   }
   return [{ type: 'cancelled', data: { by: data.by } }];
+};
+
+/** Only a finished task leaves Redis; anything still in flight is kept whatever its age. */
+const expunge = ({ data }: ExpungeTask, task: Task): TaskEvent[] => {
+  if (task.status !== 'succeeded' && task.status !== 'failed' && task.status !== 'cancelled') {
+    throw new DomainError('IllegalTransition', `cannot expunge a ${task.status} task; only finished tasks expire`);
+  }
+  return [{ type: 'expunged', data: { by: data.by, status: task.status, queue: task.queue, clientId: task.clientId } }];
 };

@@ -15,6 +15,11 @@ export type TaskRetryScheduled = Ev<'retry_scheduled', { attempt: number; dueAt:
 export type TaskFailed = Ev<'failed', { attempt: number; reason: string }>;
 export type TaskLeaseExpired = Ev<'lease_expired', { attempt: number; workerId: string; reclaimedBy: string }>;
 export type TaskCancelled = Ev<'cancelled', { by: string }>;
+/** The task left Redis (retention). Carries where it was, so projections can drop it without a lookup. */
+export type TaskExpunged = Ev<
+  'expunged',
+  { by: string; status: 'succeeded' | 'failed' | 'cancelled'; queue: string; clientId: string }
+>;
 
 export type TaskEvent =
   | TaskEnqueued
@@ -26,7 +31,8 @@ export type TaskEvent =
   | TaskRetryScheduled
   | TaskFailed
   | TaskLeaseExpired
-  | TaskCancelled;
+  | TaskCancelled
+  | TaskExpunged;
 
 export type TaskEventType = TaskEvent['type'];
 

@@ -41,6 +41,8 @@ export const evolve = (task: Task, event: Recorded): Task => {
       return { ...base, workerId: null, lastResponse: { status: null, latencyMs: 0, error: 'lease expired' } };
     case 'cancelled':
       return { ...base, status: 'cancelled', dueAt: null };
+    case 'expunged':
+      return base;
     default:
       return assertNever(event);
   }

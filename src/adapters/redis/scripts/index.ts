@@ -15,6 +15,10 @@ export const scripts = {
   reclaim: load('reclaim'),
   extendLeases: load('extend-leases'),
   due: load('due'),
+  projectionApply: load('projection-apply'),
+  expunge: load('expunge'),
+  lock: load('lock'),
+  projectionGeneration: load('projection-generation'),
 } as const;
 
 /** EVALSHA, falling back to EVAL once when the server does not have the script cached yet (NOSCRIPT). */

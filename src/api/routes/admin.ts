@@ -1,0 +1,50 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyPluginAsync } from 'fastify';
+import { guardStorage, type RedisTaskStore } from '../../adapters/redis/task-store.ts';
+import { projectionLags, startRebuild } from '../../projections/generations.ts';
+import { PROJECTION_NAMES } from '../../projections/index.ts';
+
+export type AdminRoutesOptions = Readonly<{ store: RedisTaskStore; adminKey: string }>;
+
+/** Compares digests, so neither the length nor the content of the key leaks through timing. */
+const sameKey = (given: string, expected: string) =>
+  timingSafeEqual(createHash('sha256').update(given).digest(), createHash('sha256').update(expected).digest());
+
+/**
+ * The admin API, under /admin, guarded by X-Admin-Key = ADMIN_API_KEY. Without ADMIN_API_KEY it is disabled
+ * (every call answers 403), never open.
+ */
+export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, { store, adminKey }) => {
+  app.addHook('onRequest', async (req, reply) => {
+    if (adminKey === '') {
+      return reply.code(403).send({ error: 'admin_disabled', message: 'the admin API is disabled: set ADMIN_API_KEY' });
+    }
+    const given = req.headers['x-admin-key'];
+    if (typeof given !== 'string' || given === '') {
+      return reply.code(401).send({ error: 'unauthenticated', message: 'send the admin key in X-Admin-Key' });
+    }
+    if (!sameKey(given, adminKey)) return reply.code(403).send({ error: 'forbidden', message: 'wrong admin key' });
+  });
+
+  app.get('/admin/projections', async () =>
+    guardStorage('read projections', async () => ({
+      projections: await projectionLags(store.redis, store.keys, PROJECTION_NAMES),
+    })),
+  );
+
+  /**
+   * Starts a rebuild; the projectors of the worker processes build the new generation and switch reads over
+   * once it has caught up. Progress: GET /admin/projections.
+   */
+  app.post<{ Params: { name: string } }>('/admin/projections/:name/rebuild', async (req, reply) => {
+    const { name } = req.params;
+    if (!PROJECTION_NAMES.includes(name)) {
+      return reply.code(404).send({
+        error: 'NotFound',
+        message: `no projection named ${name}; expected one of ${PROJECTION_NAMES.join(', ')}`,
+      });
+    }
+    const { gen } = await guardStorage('start rebuild', () => startRebuild(store.redis, store.keys, name, null));
+    return reply.code(202).send({ projection: name, generation: gen, progress: '/admin/projections' });
+  });
+};

@@ -1,0 +1,135 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { guardStorage, type RedisTaskStore } from '../../adapters/redis/task-store.ts';
+import { DomainError } from '../../domain/task/errors.ts';
+import { AsOfError, queueCountsAsOf } from '../../projections/as-of.ts';
+import { projectionLags } from '../../projections/generations.ts';
+import { PROJECTION_NAMES } from '../../projections/index.ts';
+import {
+  dailyUsage,
+  knownQueues,
+  listTaskIds,
+  oldestPendingAgeMs,
+  statusCounts,
+} from '../../projections/read-models.ts';
+import { invalidRequest } from '../errors.ts';
+import { parseAsOf, parseDays, parseListQuery } from '../read-query.ts';
+import { taskView } from '../views.ts';
+
+export type ReadRoutesOptions = Readonly<{
+  store: RedisTaskStore;
+  queueNames: readonly string[];
+  now: () => number;
+  asOfMaxEvents: number;
+}>;
+
+type Query = Record<string, unknown>;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const projectionView = (lags: Awaited<ReturnType<typeof projectionLags>>) =>
+  lags.map((l) => ({
+    name: l.name,
+    generation: l.generation,
+    lag: l.lag,
+    rebuilding: l.rebuilding && { generation: l.rebuilding.generation, lag: l.rebuilding.lag },
+  }));
+
+/** The read side: lists and stats from the projections, time travel by replay. */
+export const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (
+  app,
+  { store, queueNames, now, asOfMaxEvents },
+) => {
+  const { redis, keys } = store;
+  const allQueues = async () => [...new Set([...queueNames, ...(await knownQueues(redis, keys))])].sort();
+  const queueExists = async (queue: string) => {
+    if (!(await allQueues()).includes(queue)) throw new DomainError('NotFound', `queue ${queue} not found`);
+  };
+  const queueSummary = async (queue: string, at: number) => {
+    const [counts, oldest, [today]] = await Promise.all([
+      statusCounts(redis, keys, { queue }),
+      oldestPendingAgeMs(redis, keys, queue, at),
+      dailyUsage(redis, keys, { queue }, at, 1),
+    ]);
+    return { name: queue, counts, oldest_pending_age_ms: oldest, today };
+  };
+
+  app.get('/v1/tasks', async (req, reply) => {
+    const parsed = parseListQuery(req.query as Query);
+    if (!parsed.ok) return reply.code(400).send(invalidRequest(parsed.errors));
+    const q = parsed.value;
+    return guardStorage('list tasks', async () => {
+      const loaded = new Map<string, Awaited<ReturnType<typeof store.loadMany>>[number]>();
+      const { ids, nextCursor } = await listTaskIds(redis, keys, q, async (page) => {
+        const snaps = await store.loadMany(page);
+        const kept: string[] = [];
+        page.forEach((id, i) => {
+          const snap = snaps[i];
+          // expunged meanwhile, or filed under another queue than asked for (listing by client and queue)
+          if (!snap || (q.queue !== undefined && snap.task.queue !== q.queue)) return;
+          loaded.set(id, snap);
+          kept.push(id);
+        });
+        return kept;
+      });
+      return {
+        tasks: ids.map((id) => taskView((loaded.get(id) as NonNullable<ReturnType<typeof loaded.get>>).task)),
+        next_cursor: nextCursor,
+      };
+    });
+  });
+
+  app.get('/v1/queues', async (req, reply) => {
+    if (Object.keys(req.query as Query).length > 0) {
+      return reply
+        .code(400)
+        .send(invalidRequest([{ field: Object.keys(req.query as Query)[0] as string, expected: 'no parameters' }]));
+    }
+    return guardStorage('read queues', async () => {
+      const at = now();
+      const queues = await Promise.all((await allQueues()).map((q) => queueSummary(q, at)));
+      return { queues, projections: projectionView(await projectionLags(redis, keys, PROJECTION_NAMES)) };
+    });
+  });
+
+  app.get<{ Params: { queue: string } }>('/v1/queues/:queue', async (req, reply) => {
+    const parsed = parseAsOf(req.query as Query);
+    if (!parsed.ok) return reply.code(400).send(invalidRequest(parsed.errors));
+    const { queue } = req.params;
+    return guardStorage('read queue', async () => {
+      await queueExists(queue);
+      const at = now();
+      if (parsed.value !== null) {
+        const asOf = parsed.value;
+        if (asOf > at)
+          return reply.code(400).send(invalidRequest([{ field: 'as_of', expected: 'a time in the past' }]));
+        try {
+          const r = await queueCountsAsOf(redis, keys, queue, asOf, asOfMaxEvents);
+          return {
+            name: queue,
+            as_of: iso(asOf),
+            counts: r.counts,
+            replayed_events: r.replayedEvents,
+            ledger_from: r.ledgerFrom === null ? null : iso(r.ledgerFrom),
+          };
+        } catch (err) {
+          if (err instanceof AsOfError) return reply.code(422).send({ error: err.code, message: err.message });
+          throw err;
+        }
+      }
+      const [summary, days] = await Promise.all([queueSummary(queue, at), dailyUsage(redis, keys, { queue }, at, 7)]);
+      return { ...summary, days, projections: projectionView(await projectionLags(redis, keys, PROJECTION_NAMES)) };
+    });
+  });
+
+  app.get<{ Params: { client_id: string } }>('/v1/clients/:client_id/stats', async (req, reply) => {
+    const parsed = parseDays(req.query as Query);
+    if (!parsed.ok) return reply.code(400).send(invalidRequest(parsed.errors));
+    const clientId = req.params.client_id;
+    return guardStorage('read client stats', async () => {
+      const [counts, days] = await Promise.all([
+        statusCounts(redis, keys, { clientId }),
+        dailyUsage(redis, keys, { clientId }, now(), parsed.value),
+      ]);
+      return { client_id: clientId, counts, days };
+    });
+  });
+};

@@ -1,0 +1,131 @@
+import type { Redis } from 'ioredis';
+import type { Keys } from '../adapters/redis/keys.ts';
+import { runScript, scripts } from '../adapters/redis/scripts/index.ts';
+
+/**
+ * A projection lives in generations. Reads use the `active` one; a rebuild builds the next one from the start of
+ * the ledger beside it while traffic continues, and reads switch over once it has caught up. Generation 1 is
+ * active from the first start.
+ */
+export type Generations = Readonly<{ active: number; building: number | null }>;
+
+export const generationsOf = async (redis: Redis, keys: Keys, name: string): Promise<Generations> => {
+  const key = keys.projection(name);
+  let [active, building] = await redis.hmget(key, 'active', 'building');
+  if (active === null) {
+    await redis.multi().hsetnx(key, 'active', '1').hsetnx(key, 'last', '1').exec();
+    [active, building] = await redis.hmget(key, 'active', 'building');
+  }
+  return { active: Number(active), building: building === null ? null : Number(building) };
+};
+
+/**
+ * Starts a rebuild (or joins the one in progress): the generation being built, and whether `token` now holds its
+ * lock (taken in the same step, so no other projector starts building it first); with no lock, the running
+ * projectors pick it up.
+ */
+export const startRebuild = async (
+  redis: Redis,
+  keys: Keys,
+  name: string,
+  lock: { token: string; ms: number } | null,
+): Promise<{ gen: number; locked: boolean }> => {
+  const lockPrefix = keys.projectionLock(name, 0).slice(0, -1);
+  const [gen, locked] = (await runScript(
+    redis,
+    scripts.projectionGeneration,
+    [keys.projection(name)],
+    ['start', lockPrefix, lock?.token ?? '', lock?.ms ?? 0],
+  )) as [number, number];
+  return { gen: Number(gen), locked: Number(locked) === 1 };
+};
+
+/** Makes `gen` the active generation if it is the one being built; returns the generation it replaced, or 0. */
+export const switchTo = async (redis: Redis, keys: Keys, name: string, gen: number): Promise<number> =>
+  Number(await runScript(redis, scripts.projectionGeneration, [keys.projection(name)], ['switch', gen]));
+
+export const genMetaKey = (keys: Keys, name: string, gen: number) => `${keys.projectionGen(name, gen)}meta`;
+
+/** Removes a generation: its consumer group, its lock and every key under its prefix. */
+export const dropGeneration = async (redis: Redis, keys: Keys, name: string, gen: number): Promise<number> => {
+  try {
+    await redis.xgroup('DESTROY', keys.events, keys.projectionGroup(name, gen));
+  } catch {
+    // no ledger or no group: nothing to destroy
+  }
+  let dropped = 0;
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${keys.projectionGen(name, gen)}*`, 'COUNT', 1000);
+    cursor = next;
+    if (found.length > 0) dropped += await redis.unlink(...found);
+  } while (cursor !== '0');
+  await redis.del(keys.projectionLock(name, gen));
+  return dropped;
+};
+
+export type ProjectionLag = Readonly<{
+  name: string;
+  generation: number;
+  /** Ledger events this generation has not applied yet. */
+  lag: number;
+  /** Events applied since the generation started. */
+  applied: number;
+  checkpoint: string | null;
+  rebuilding: Readonly<{ generation: number; lag: number; applied: number }> | null;
+}>;
+
+type GroupInfo = { name: string; lag: number | null; pending: number; entriesRead: number | null };
+
+const groupsOf = async (redis: Redis, keys: Keys): Promise<{ groups: GroupInfo[]; length: number; added: number }> => {
+  try {
+    const [raw, stream] = await Promise.all([
+      redis.xinfo('GROUPS', keys.events) as Promise<unknown[][]>,
+      redis.xinfo('STREAM', keys.events) as Promise<unknown[]>,
+    ]);
+    const field = (row: unknown[], name: string) => row[row.indexOf(name) + 1];
+    const groups = raw.map((row) => ({
+      name: String(field(row, 'name')),
+      lag: field(row, 'lag') === null ? null : Number(field(row, 'lag')),
+      pending: Number(field(row, 'pending')),
+      entriesRead: field(row, 'entries-read') === null ? null : Number(field(row, 'entries-read')),
+    }));
+    return { groups, length: Number(field(stream, 'length')), added: Number(field(stream, 'entries-added')) };
+  } catch (err) {
+    if (String(err).includes('no such key')) return { groups: [], length: 0, added: 0 };
+    throw err;
+  }
+};
+
+/** How far each projection is behind the ledger (and its rebuild, if one runs). */
+export const projectionLags = async (redis: Redis, keys: Keys, names: readonly string[]): Promise<ProjectionLag[]> => {
+  const { groups, length, added } = await groupsOf(redis, keys);
+  const lagOf = async (name: string, gen: number) => {
+    const [checkpoint, applied] = await redis.hmget(genMetaKey(keys, name, gen), 'checkpoint', 'applied');
+    const group = groups.find((g) => g.name === keys.projectionGroup(name, gen));
+    let lag = length;
+    if (group) {
+      const undelivered = group.lag ?? (group.entriesRead === null ? length : Math.max(0, added - group.entriesRead));
+      lag = undelivered + group.pending;
+    }
+    return { lag, applied: Number(applied ?? 0), checkpoint: checkpoint ?? null };
+  };
+  const out: ProjectionLag[] = [];
+  for (const name of names) {
+    const gens = await generationsOf(redis, keys, name);
+    const active = await lagOf(name, gens.active);
+    const building = gens.building === null ? null : await lagOf(name, gens.building);
+    out.push({
+      name,
+      generation: gens.active,
+      lag: active.lag,
+      applied: active.applied,
+      checkpoint: active.checkpoint,
+      rebuilding:
+        gens.building === null || building === null
+          ? null
+          : { generation: gens.building, lag: building.lag, applied: building.applied },
+    });
+  }
+  return out;
+};

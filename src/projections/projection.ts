@@ -1,0 +1,46 @@
+import type { Redis } from 'ioredis';
+import type { Recorded } from '../domain/task/events.ts';
+
+/** An event as the ledger holds it: with the stream id that orders it among all events of the partition. */
+export type LedgerEvent = Recorded & Readonly<{ ledgerId: string }>;
+
+/** One read-model write. Projections only ever add, remove, set and count. */
+export type Write =
+  | readonly ['HSET', string, string, string]
+  | readonly ['HDEL', string, string]
+  | readonly ['HINCRBY', string, string, number]
+  | readonly ['ZADD', string, number, string]
+  | readonly ['ZREM', string, string]
+  | readonly ['SADD', string, string];
+
+/**
+ * A read model built from the ledger. `plan` turns a batch of events (in ledger order) into writes; it may read
+ * the generation's own keys (`key(...)`) to learn what earlier batches left, as only one process applies a
+ * generation at a time. It must be deterministic: the same events on the same state give the same writes.
+ */
+export type Projection = Readonly<{
+  name: string;
+  plan(events: readonly LedgerEvent[], ctx: PlanContext): Promise<Write[]>;
+}>;
+
+export type PlanContext = Readonly<{
+  redis: Redis;
+  /** A key of this generation: `key('rec')` → `td:{p0}:proj:tasks:g3:rec`. */
+  key: (suffix: string) => string;
+  /** The stored task, for a task whose earlier events are no longer in the ledger (trimmed). */
+  loadHistory: (taskIds: readonly string[]) => Promise<Map<string, Recorded[]>>;
+}>;
+
+/** Stream ids compare as (ms, seq) pairs; '' is before everything. */
+export const compareLedgerIds = (a: string, b: string): number => {
+  if (a === b) return 0;
+  if (a === '') return -1;
+  if (b === '') return 1;
+  const [am, as] = a.split('-');
+  const [bm, bs] = b.split('-');
+  const byMs = Number(am) - Number(bm);
+  return byMs !== 0 ? byMs : Number(as) - Number(bs);
+};
+
+/** The UTC day of a time, as per-day read models name it. */
+export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);

@@ -1,0 +1,337 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../adapters/logging/logger.ts';
+import { decodeEvent, decodeHistory } from '../adapters/redis/codec.ts';
+import type { Keys } from '../adapters/redis/keys.ts';
+import { runScript, scripts } from '../adapters/redis/scripts/index.ts';
+import { sleep } from '../adapters/worker/sleep.ts';
+import type { Recorded } from '../domain/task/events.ts';
+import { dropGeneration, generationsOf, genMetaKey, startRebuild, switchTo } from './generations.ts';
+import { compareLedgerIds, type LedgerEvent, type PlanContext, type Projection, type Write } from './projection.ts';
+
+export type ProjectorOptions = Readonly<{
+  redis: Redis;
+  /** For the blocking wait on new ledger entries; not shared with other blocking readers. */
+  blocking: Redis;
+  keys: Keys;
+  projections: readonly Projection[];
+  log: Logger;
+  /** Events per batch: one read, one planning read and one write script per batch. */
+  batchSize?: number;
+  /** A generation's lock lives this long without renewal; a killed projector's work is taken over after it. */
+  lockMs?: number;
+  idleWaitMs?: number;
+  /** Work only on these generations (the rebuild CLI), instead of every active and building one. */
+  only?: Readonly<{ name: string; gen: number }>;
+}>;
+
+/** Every projector reads a generation's group as this one consumer: the lock holder owns its pending entries. */
+const CONSUMER = 'projector';
+
+type Held = { token: string; renewedAt: number; drainPending: boolean; groupReady: boolean };
+
+type RawEntry = [string, string[] | null];
+
+/**
+ * Applies the ledger to every projection, batch by batch. Any number of processes run one; for each generation
+ * of each projection only the holder of its lock applies, and each batch is one atomic script that checks the
+ * lock and the checkpoint, writes, advances the checkpoint and acks the entries. A process killed mid-batch
+ * leaves either the whole batch or nothing, and the next holder re-reads its pending entries.
+ */
+export class Projector {
+  readonly #o: ProjectorOptions;
+  readonly #batchSize: number;
+  readonly #lockMs: number;
+  readonly #idleWaitMs: number;
+  readonly #held = new Map<string, Held>();
+  readonly #triedAt = new Map<string, number>();
+  /** Generations whose last read found nothing new: a rebuilt one in this set has caught up. */
+  readonly #caughtUp = new Set<string>();
+  #stopping = false;
+  #loop: Promise<void> | null = null;
+
+  constructor(options: ProjectorOptions) {
+    this.#o = options;
+    this.#batchSize = options.batchSize ?? 500;
+    this.#lockMs = options.lockMs ?? 10_000;
+    this.#idleWaitMs = options.idleWaitMs ?? 1000;
+  }
+
+  start(): void {
+    this.#loop = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    await this.#loop;
+    for (const [id, held] of this.#held) {
+      const [name, gen] = id.split('#');
+      await runScript(
+        this.#o.redis,
+        scripts.lock,
+        [this.#o.keys.projectionLock(name as string, Number(gen))],
+        [held.token, 'release'],
+      ).catch(() => undefined);
+    }
+    this.#held.clear();
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopping) {
+      let applied = 0;
+      try {
+        applied = await this.step();
+      } catch (err) {
+        this.#o.log.error({ err }, 'projector step failed; retrying');
+        await sleep(500);
+        continue;
+      }
+      if (applied > 0 || this.#stopping) continue;
+      if (this.#held.size > 0) await this.#waitForEvents();
+      else await sleep(Math.min(this.#idleWaitMs, this.#lockMs / 3));
+    }
+  }
+
+  /** One pass over every generation this process may work on; returns how many events it applied. */
+  async step(): Promise<number> {
+    let applied = 0;
+    for (const projection of this.#o.projections) {
+      if (this.#o.only && this.#o.only.name !== projection.name) continue;
+      const gens = await generationsOf(this.#o.redis, this.#o.keys, projection.name);
+      const targets = this.#o.only
+        ? [this.#o.only.gen]
+        : [gens.active, ...(gens.building === null ? [] : [gens.building])];
+      for (const gen of targets) {
+        if (gen !== gens.active && gen !== gens.building) continue;
+        const done = await this.#work(projection, gen);
+        applied += done;
+        if (gen === gens.building && this.#caughtUp.has(`${projection.name}#${gen}`)) {
+          await this.#switchIfCaughtUp(projection.name, gen);
+        }
+      }
+    }
+    return applied;
+  }
+
+  async #work(projection: Projection, gen: number): Promise<number> {
+    const { redis, keys } = this.#o;
+    const held = await this.#lock(projection.name, gen);
+    if (!held) return 0;
+    const group = keys.projectionGroup(projection.name, gen);
+    const meta = genMetaKey(keys, projection.name, gen);
+    if (!held.groupReady) {
+      const from = (await redis.hget(meta, 'checkpoint')) ?? '0';
+      try {
+        await redis.xgroup('CREATE', keys.events, group, from, 'MKSTREAM');
+      } catch (err) {
+        if (!String(err).includes('BUSYGROUP')) throw err;
+      }
+      held.groupReady = true;
+    }
+    let entries = await this.#read(group, held.drainPending ? '0' : '>');
+    if (held.drainPending && entries.length === 0) {
+      held.drainPending = false;
+      entries = await this.#read(group, '>');
+    }
+    if (entries.length === 0) {
+      this.#caughtUp.add(`${projection.name}#${gen}`);
+      return 0;
+    }
+    this.#caughtUp.delete(`${projection.name}#${gen}`);
+
+    return Math.max(0, await this.#apply(projection, gen, held, entries, true));
+  }
+
+  /**
+   * Starts a rebuild of one projection, holding the new generation's lock when it is free, so this process builds
+   * it (other projectors take over only if this one stops renewing). Reads switch over once it has caught up.
+   */
+  async beginRebuild(name: string): Promise<{ gen: number; locked: boolean }> {
+    const token = randomBytes(8).toString('hex');
+    const started = await startRebuild(this.#o.redis, this.#o.keys, name, { token, ms: this.#lockMs });
+    if (started.locked) {
+      this.#held.set(`${name}#${started.gen}`, { token, renewedAt: Date.now(), drainPending: true, groupReady: false });
+    }
+    return started;
+  }
+
+  /**
+   * Applies events that come from outside the stream (an NDJSON archive) to a generation this process can lock:
+   * in order, skipping those at or before its checkpoint, so replaying an overlapping archive counts nothing twice.
+   */
+  async replay(name: string, gen: number, events: readonly LedgerEvent[]): Promise<number> {
+    const projection = this.#o.projections.find((p) => p.name === name);
+    if (!projection) throw new Error(`no projection named ${name}`);
+    const held = await this.#lock(name, gen);
+    if (!held) throw new Error(`another process holds generation ${gen} of ${name}; try again once it is done`);
+    let applied = 0;
+    for (let i = 0; i < events.length; i += this.#batchSize) {
+      const batch = events.slice(i, i + this.#batchSize).map((e): RawEntry | LedgerEvent => e);
+      const done = await this.#apply(projection, gen, held, batch, false);
+      if (done < 0) throw new Error(`lost generation ${gen} of ${name} while replaying`);
+      applied += done;
+    }
+    return applied;
+  }
+
+  /** Plans and applies one batch; returns the events applied, 0 when the batch must be re-read, -1 on a lost lock. */
+  async #apply(
+    projection: Projection,
+    gen: number,
+    held: Held,
+    batch: readonly (RawEntry | LedgerEvent)[],
+    fromStream: boolean,
+  ): Promise<number> {
+    const { redis, keys } = this.#o;
+    const meta = genMetaKey(keys, projection.name, gen);
+    const checkpoint = (await redis.hget(meta, 'checkpoint')) ?? '';
+    const events: LedgerEvent[] = [];
+    const ids: string[] = [];
+    for (const item of batch) {
+      const ledgerId = Array.isArray(item) ? item[0] : item.ledgerId;
+      ids.push(ledgerId);
+      // an entry trimmed from the ledger while pending comes back without fields; one at or before the
+      // checkpoint was applied by an earlier holder whose ack did not land: both are only acked
+      if (compareLedgerIds(ledgerId, checkpoint) <= 0) continue;
+      if (!Array.isArray(item)) events.push(item);
+      else if (item[1] !== null) events.push(ledgerEvent(ledgerId, item[1]));
+    }
+    const writes = events.length > 0 ? await projection.plan(events, this.#planContext(projection.name, gen)) : [];
+    const last = ids.at(-1) ?? '';
+    const next = compareLedgerIds(last, checkpoint) > 0 ? last : checkpoint;
+    const acks = fromStream ? ids : [];
+    const result = String(
+      await runScript(
+        redis,
+        scripts.projectionApply,
+        [keys.projectionLock(projection.name, gen), meta, keys.events],
+        [
+          held.token,
+          keys.projectionGroup(projection.name, gen),
+          checkpoint,
+          next,
+          fromStream ? (events[0]?.ledgerId ?? '') : '',
+          events.length,
+          acks.length,
+          ...acks,
+          ...flatten(writes),
+        ],
+      ),
+    );
+    if (result === 'LOCK_LOST') {
+      this.#o.log.warn({ projection: projection.name, gen }, 'projection lock lost; another projector took over');
+      this.#held.delete(`${projection.name}#${gen}`);
+      return -1;
+    }
+    if (result !== 'OK') {
+      // the checkpoint moved, or entries after it were delivered to a process that lost the lock: they wait
+      // in the group's pending list, which the next read takes in order
+      this.#o.log.warn(
+        { projection: projection.name, gen, result },
+        'batch not contiguous with the checkpoint; re-reading',
+      );
+      held.drainPending = true;
+      return 0;
+    }
+    return Math.max(events.length, 1);
+  }
+
+  async #read(group: string, from: '0' | '>'): Promise<RawEntry[]> {
+    const reply = (await this.#o.redis.xreadgroup(
+      'GROUP',
+      group,
+      CONSUMER,
+      'COUNT',
+      this.#batchSize,
+      'STREAMS',
+      this.#o.keys.events,
+      from,
+    )) as [string, RawEntry[]][] | null;
+    return reply?.[0]?.[1] ?? [];
+  }
+
+  /** Holds (acquiring or renewing) the lock of one generation, or returns null when another process holds it. */
+  async #lock(name: string, gen: number): Promise<Held | null> {
+    const id = `${name}#${gen}`;
+    const key = this.#o.keys.projectionLock(name, gen);
+    const now = Date.now();
+    const held = this.#held.get(id);
+    if (held) {
+      if (now - held.renewedAt < this.#lockMs / 3) return held;
+      const still = await runScript(this.#o.redis, scripts.lock, [key], [held.token, 'renew', this.#lockMs]);
+      if (Number(still) === 1) {
+        held.renewedAt = now;
+        return held;
+      }
+      this.#held.delete(id);
+      this.#o.log.warn({ projection: name, gen }, 'projection lock expired before renewal');
+    }
+    if (now - (this.#triedAt.get(id) ?? 0) < this.#lockMs / 3) return null;
+    this.#triedAt.set(id, now);
+    const token = randomBytes(8).toString('hex');
+    const got = await this.#o.redis.set(key, token, 'PX', this.#lockMs, 'NX');
+    if (got !== 'OK') return null;
+    const fresh = { token, renewedAt: now, drainPending: true, groupReady: false };
+    this.#held.set(id, fresh);
+    this.#o.log.info({ projection: name, gen }, 'projecting');
+    return fresh;
+  }
+
+  async #switchIfCaughtUp(name: string, gen: number): Promise<void> {
+    const { redis, keys, log } = this.#o;
+    const replaced = await switchTo(redis, keys, name, gen);
+    if (replaced === 0) return;
+    log.info({ projection: name, from: replaced, to: gen }, 'rebuilt projection now serves reads');
+    this.#held.delete(`${name}#${replaced}`);
+    this.#caughtUp.delete(`${name}#${gen}`);
+    await dropGeneration(redis, keys, name, replaced);
+  }
+
+  async #waitForEvents(): Promise<void> {
+    await this.#o.blocking.xread('COUNT', 1, 'BLOCK', this.#idleWaitMs, 'STREAMS', this.#o.keys.events, '$');
+  }
+
+  #planContext(name: string, gen: number): PlanContext {
+    const prefix = this.#o.keys.projectionGen(name, gen);
+    return {
+      redis: this.#o.redis,
+      key: (suffix) => `${prefix}${suffix}`,
+      loadHistory: (ids) => loadHistories(this.#o.redis, this.#o.keys, ids),
+    };
+  }
+}
+
+export const ledgerEvent = (ledgerId: string, fields: string[]): LedgerEvent => {
+  let taskId = '';
+  let line = '';
+  for (let i = 0; i < fields.length; i += 2) {
+    if (fields[i] === 'id') taskId = fields[i + 1] as string;
+    else if (fields[i] === 'e') line = fields[i + 1] as string;
+  }
+  return { ...decodeEvent(taskId, line), ledgerId };
+};
+
+export const loadHistories = async (redis: Redis, keys: Keys, ids: readonly string[]) => {
+  const pipeline = redis.pipeline();
+  for (const id of ids) pipeline.hget(keys.task(id), 'h');
+  const replies = (await pipeline.exec()) ?? [];
+  const out = new Map<string, Recorded[]>();
+  ids.forEach((id, i) => {
+    const raw = replies[i]?.[1];
+    if (typeof raw !== 'string') return;
+    try {
+      out.set(id, decodeHistory(id, raw));
+    } catch {
+      // an unreadable history is left out; the task's events are skipped until a build can read them
+    }
+  });
+  return out;
+};
+
+const flatten = (writes: readonly Write[]): (string | number)[] => {
+  const out: (string | number)[] = [];
+  for (const w of writes) out.push(w.length, ...w);
+  return out;
+};
+
+export const projectorOwner = () => randomBytes(4).toString('hex');

@@ -1,0 +1,116 @@
+import { evolve } from '../domain/task/evolve.ts';
+import { initialTask, type Task, type TaskStatus, TERMINAL_STATUSES } from '../domain/task/task.ts';
+import type { LedgerEvent, PlanContext, Projection, Write } from './projection.ts';
+
+/** Where the index files a task: the lists of its status in its queue and for its client. */
+export type Place = Readonly<{ status: TaskStatus; queue: string; clientId: string }>;
+
+/**
+ * The `tasks` projection: task ids listed by queue and status and by client and status (sorted sets whose
+ * members all score 0, so they order by id; ids are UUIDv7, so that is by enqueue time), the queues and
+ * clients seen, and finished tasks by finish time (what retention reads). A live task's place is kept in
+ * `rec`; a finished one's is dropped to save memory, as only its expunged event, which carries it, can move it.
+ */
+export const TASKS_PROJECTION = 'tasks';
+
+export const taskIndexKeys = (key: PlanContext['key']) => ({
+  rec: key('rec'),
+  byQueue: (queue: string, status: string) => key(`q:${queue}:${status}`),
+  byClient: (clientId: string, status: string) => key(`c:${clientId}:${status}`),
+  queues: key('queues'),
+  clients: key('clients'),
+  finished: key('finished'),
+});
+
+const isTerminal = (s: TaskStatus) => TERMINAL_STATUSES.has(s);
+const statusAfter = (status: TaskStatus, event: LedgerEvent): TaskStatus => {
+  const next = evolve({ ...initialTask(event.taskId), status } as Task, event).status;
+  return next === 'new' ? status : next;
+};
+const encodePlace = (p: Place) => JSON.stringify([p.status, p.queue, p.clientId]);
+const decodePlace = (raw: string): Place => {
+  const [status, queue, clientId] = JSON.parse(raw) as [TaskStatus, string, string];
+  return { status, queue, clientId };
+};
+
+type Progress = { before: Place | null; hadRecord: boolean; now: Place | null; finishedAt: number; known: boolean };
+
+export const taskIndex: Projection = {
+  name: TASKS_PROJECTION,
+  async plan(events, ctx) {
+    const k = taskIndexKeys(ctx.key);
+    const progress = await startingPlaces(events, ctx, k.rec);
+    for (const e of events) {
+      const p = progress.get(e.taskId) as Progress;
+      if (e.type === 'enqueued') {
+        p.now = { status: 'pending', queue: e.data.queue, clientId: e.data.clientId };
+        p.known = true;
+      } else if (e.type === 'expunged') {
+        if (!p.known) p.before = { status: e.data.status, queue: e.data.queue, clientId: e.data.clientId };
+        p.now = null;
+        p.known = true;
+      } else if (p.now !== null) {
+        const status = statusAfter(p.now.status, e);
+        if (isTerminal(status) && !isTerminal(p.now.status)) p.finishedAt = e.at;
+        p.now = { ...p.now, status };
+      }
+    }
+    const writes: Write[] = [];
+    for (const [taskId, p] of progress) writes.push(...moves(taskId, p, k));
+    return writes;
+  },
+};
+
+/** Each task's place before this batch: its record, else (earlier events trimmed) a fold of its stored history. */
+const startingPlaces = async (events: readonly LedgerEvent[], ctx: PlanContext, recKey: string) => {
+  const firsts = new Map<string, LedgerEvent>();
+  for (const e of events) if (!firsts.has(e.taskId)) firsts.set(e.taskId, e);
+  const ids = [...firsts.keys()];
+  const records = ids.length > 0 ? await ctx.redis.hmget(recKey, ...ids) : [];
+  const progress = new Map<string, Progress>();
+  const orphans: string[] = [];
+  ids.forEach((id, i) => {
+    const raw = records[i];
+    const place = raw ? decodePlace(raw) : null;
+    progress.set(id, { before: place, hadRecord: place !== null, now: place, finishedAt: 0, known: place !== null });
+    const first = firsts.get(id) as LedgerEvent;
+    if (!place && first.type !== 'enqueued' && first.type !== 'expunged') orphans.push(id);
+  });
+  if (orphans.length > 0) {
+    const histories = await ctx.loadHistory(orphans);
+    for (const id of orphans) {
+      const first = firsts.get(id) as LedgerEvent;
+      const earlier = (histories.get(id) ?? []).filter((e) => e.version < first.version);
+      if (earlier.length === 0) continue;
+      const task = earlier.reduce(evolve, initialTask(id));
+      if (task.status === 'new') continue;
+      const place = { status: task.status, queue: task.queue, clientId: task.clientId };
+      progress.set(id, { before: place, hadRecord: false, now: place, finishedAt: 0, known: true });
+    }
+  }
+  return progress;
+};
+
+/** The net change of one task over the batch: out of the lists it was in, into the ones it is in now. */
+const moves = (taskId: string, p: Progress, k: ReturnType<typeof taskIndexKeys>): Write[] => {
+  const { before, now } = p;
+  const writes: Write[] = [];
+  const same = before && now && before.status === now.status && before.queue === now.queue;
+  if (before && !same) {
+    writes.push(['ZREM', k.byQueue(before.queue, before.status), taskId]);
+    writes.push(['ZREM', k.byClient(before.clientId, before.status), taskId]);
+    if (isTerminal(before.status)) writes.push(['ZREM', k.finished, taskId]);
+  }
+  if (now && !same) {
+    writes.push(['ZADD', k.byQueue(now.queue, now.status), 0, taskId]);
+    writes.push(['ZADD', k.byClient(now.clientId, now.status), 0, taskId]);
+    if (!p.hadRecord) writes.push(['SADD', k.queues, now.queue], ['SADD', k.clients, now.clientId]);
+    if (isTerminal(now.status)) writes.push(['ZADD', k.finished, p.finishedAt, taskId]);
+  }
+  if (now && !isTerminal(now.status)) {
+    if (!same || !p.hadRecord) writes.push(['HSET', k.rec, taskId, encodePlace(now)]);
+  } else if (p.hadRecord) {
+    writes.push(['HDEL', k.rec, taskId]);
+  }
+  return writes;
+};

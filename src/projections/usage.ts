@@ -1,0 +1,107 @@
+import { latencyBucket } from './latency.ts';
+import type { LedgerEvent, PlanContext, Projection, Write } from './projection.ts';
+import { utcDay } from './projection.ts';
+
+/**
+ * The `usage` projection: per queue and per client, per UTC day, how many tasks were enqueued, attempted,
+ * succeeded and failed, and a histogram of attempt latencies (`l<bucket>` fields, see latency.ts). A live
+ * task's queue and client are kept in `rec` (a finished task's are dropped: no more counts can come for it).
+ */
+export const USAGE_PROJECTION = 'usage';
+
+export const USAGE_COUNTS = ['enqueued', 'attempts', 'succeeded', 'failed'] as const;
+export type UsageCount = (typeof USAGE_COUNTS)[number];
+
+export const usageKeys = (key: PlanContext['key']) => ({
+  rec: key('rec'),
+  queueDay: (queue: string, day: string) => key(`d:q:${queue}:${day}`),
+  clientDay: (clientId: string, day: string) => key(`d:c:${clientId}:${day}`),
+});
+
+type Owner = { queue: string; clientId: string } | null;
+
+const counted = (e: LedgerEvent): [string, number][] => {
+  switch (e.type) {
+    case 'enqueued':
+      return [['enqueued', 1]];
+    case 'attempted':
+      return [
+        ['attempts', 1],
+        [`l${latencyBucket(e.data.latencyMs)}`, 1],
+      ];
+    case 'succeeded':
+      return [['succeeded', 1]];
+    case 'failed':
+      return [['failed', 1]];
+    default:
+      return [];
+  }
+};
+
+export const usage: Projection = {
+  name: USAGE_PROJECTION,
+  async plan(events, ctx) {
+    const k = usageKeys(ctx.key);
+    const owners = await startingOwners(events, ctx, k.rec);
+    const hadRecord = new Set([...owners].filter(([, o]) => o !== null).map(([id]) => id));
+    const sums = new Map<string, Map<string, number>>();
+    const add = (key: string, field: string, n: number) => {
+      const fields = sums.get(key) ?? new Map<string, number>();
+      fields.set(field, (fields.get(field) ?? 0) + n);
+      sums.set(key, fields);
+    };
+    const finished = new Set<string>();
+    for (const e of events) {
+      if (e.type === 'enqueued') owners.set(e.taskId, { queue: e.data.queue, clientId: e.data.clientId });
+      const owner = owners.get(e.taskId);
+      if (!owner) continue;
+      const day = utcDay(e.at);
+      for (const [field, n] of counted(e)) {
+        add(k.queueDay(owner.queue, day), field, n);
+        add(k.clientDay(owner.clientId, day), field, n);
+      }
+      if (e.type === 'succeeded' || e.type === 'failed' || e.type === 'cancelled' || e.type === 'expunged') {
+        finished.add(e.taskId);
+      }
+    }
+    const writes: Write[] = [];
+    for (const [key, fields] of sums) for (const [field, n] of fields) writes.push(['HINCRBY', key, field, n]);
+    for (const [id, owner] of owners) {
+      if (finished.has(id)) {
+        if (hadRecord.has(id)) writes.push(['HDEL', k.rec, id]);
+      } else if (owner && !hadRecord.has(id)) {
+        writes.push(['HSET', k.rec, id, JSON.stringify([owner.queue, owner.clientId])]);
+      }
+    }
+    return writes;
+  },
+};
+
+const startingOwners = async (events: readonly LedgerEvent[], ctx: PlanContext, recKey: string) => {
+  const firsts = new Map<string, LedgerEvent>();
+  for (const e of events) if (!firsts.has(e.taskId)) firsts.set(e.taskId, e);
+  const ids = [...firsts.keys()];
+  const records = ids.length > 0 ? await ctx.redis.hmget(recKey, ...ids) : [];
+  const owners = new Map<string, Owner>();
+  const orphans: string[] = [];
+  ids.forEach((id, i) => {
+    const raw = records[i];
+    if (raw) {
+      const [queue, clientId] = JSON.parse(raw) as [string, string];
+      owners.set(id, { queue, clientId });
+    } else {
+      owners.set(id, null);
+      const first = firsts.get(id) as LedgerEvent;
+      if (first.type !== 'enqueued' && first.type !== 'expunged') orphans.push(id);
+    }
+  });
+  if (orphans.length > 0) {
+    const histories = await ctx.loadHistory(orphans);
+    for (const id of orphans) {
+      const enqueued = histories.get(id)?.find((e) => e.type === 'enqueued');
+      if (enqueued?.type === 'enqueued')
+        owners.set(id, { queue: enqueued.data.queue, clientId: enqueued.data.clientId });
+    }
+  }
+  return owners;
+};
