@@ -48,4 +48,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
       name: {{ .Values.redis.sentinel.passwordSecret.name }}
       key: {{ .Values.redis.sentinel.passwordSecret.key }}
 {{- end }}
+{{- if .Values.adminKeySecret.name }}
+- name: ADMIN_API_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.adminKeySecret.name }}
+      key: {{ .Values.adminKeySecret.key }}
+{{- end }}
 {{- end -}}

@@ -295,6 +295,7 @@ const SET_ELSEWHERE = {
   REDIS_PASSWORD: 'redis.passwordSecret',
   REDIS_SENTINEL_PASSWORD: 'redis.sentinel.passwordSecret',
   WORKER_ID: 'never shared: each pod defaults to its own',
+  ADMIN_API_KEY: 'adminKeySecret',
   REDIS_DATA_DIR: 'only for a locally started redis-server',
 } as const;
 
