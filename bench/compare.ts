@@ -35,6 +35,8 @@ import { newTaskId } from '../src/api/task-id.ts';
 import { decide } from '../src/domain/task/decide.ts';
 import { record } from '../src/domain/task/events.ts';
 import { type HttpRequestSpec, initialTask } from '../src/domain/task/task.ts';
+import { projectionLags } from '../src/projections/generations.ts';
+import { PROJECTION_NAMES } from '../src/projections/index.ts';
 import { freePort, type RedisServer, startRedisServer } from '../test/support/redis-server.ts';
 import { cpuSeconds, endWhatWeStartOnExit, track, trackServer } from './support.ts';
 
@@ -398,7 +400,10 @@ const dispatch = async (system: 'ours' | 'bull', concurrency: number): Promise<O
     await aofIdle(redis.client);
     const finished =
       system === 'ours'
-        ? async () => (await redis.client.xlen(OUR_KEYS.ready('default'))) === 0
+        ? async () =>
+            (await redis.client.xlen(OUR_KEYS.ready('default'))) === 0 &&
+            // the read models are part of a finished task's cost: wait until the projectors have applied it all
+            (await projectionLags(redis.client, OUR_KEYS, PROJECTION_NAMES)).every((p) => p.lag === 0)
         : async () => {
             const [completed, failed] = await Promise.all([
               redis.client.zcard(`bull:${BULL_QUEUE}:completed`),

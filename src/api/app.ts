@@ -43,7 +43,7 @@ export const buildApp = async ({
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url}` }),
   );
-  await app.register(healthRoutes, { redis: store.redis });
+  await app.register(healthRoutes, { redis: store.redis, keys: store.keys });
   await app.register(taskRoutes, { store, queueNames, now });
   await app.register(readRoutes, { store, queueNames, now, asOfMaxEvents });
   await app.register(adminRoutes, { store, adminKey });
