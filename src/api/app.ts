@@ -5,7 +5,7 @@ import { MAX_TASK_BYTES } from '../domain/task/validate.ts';
 import { errorHandler } from './errors.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { healthRoutes } from './routes/health.ts';
-import { readRoutes } from './routes/read.ts';
+import { queueControlRoutes, readRoutes } from './routes/read.ts';
 import { taskRoutes } from './routes/tasks.ts';
 
 export type AppDeps = Readonly<{
@@ -46,6 +46,7 @@ export const buildApp = async ({
   await app.register(healthRoutes, { redis: store.redis, keys: store.keys });
   await app.register(taskRoutes, { store, queueNames, now });
   await app.register(readRoutes, { store, queueNames, now, asOfMaxEvents });
+  await app.register(queueControlRoutes, { store, queueNames });
   await app.register(adminRoutes, { store, adminKey });
   return app;
 };

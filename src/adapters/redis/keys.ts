@@ -13,6 +13,8 @@ export const redisKeys = (prefix = 'td', partition = 'p0') => {
     events: `${base}:events`,
     ready: (queue: string) => `${base}:ready:${queue}`,
     due: `${base}:due`,
+    /** Names of the paused queues: workers lease nothing from them. */
+    paused: `${base}:paused`,
     /** Pub/sub channel: a task became the earliest due one. */
     wake: `${base}:wake`,
     /** Consumer group of workers on every ready stream. */

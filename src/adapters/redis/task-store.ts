@@ -117,6 +117,17 @@ export class RedisTaskStore {
     return snap;
   }
 
+  async pausedQueues(): Promise<Set<string>> {
+    return new Set(await guardStorage('read paused queues', () => this.redis.smembers(this.keys.paused)));
+  }
+
+  /** Pauses or resumes a queue; workers see it within a second. */
+  async setPaused(queue: string, paused: boolean): Promise<void> {
+    await guardStorage('pause', () =>
+      paused ? this.redis.sadd(this.keys.paused, queue) : this.redis.srem(this.keys.paused, queue),
+    );
+  }
+
   /** Many tasks in one round trip, in order; null for a task that is gone or cannot be read. */
   async loadMany(taskIds: readonly string[]): Promise<(Snapshot | null)[]> {
     if (taskIds.length === 0) return [];

@@ -42,6 +42,9 @@ type InFlight = {
 /** Entry ids are unique per stream only: two queues can hand out the same id in the same millisecond. */
 const flightKey = (queue: string, entryId: string) => `${queue}/${entryId}`;
 
+/** A pause or resume reaches every worker within this long. */
+const PAUSED_REFRESH_MS = 1000;
+
 /**
  * Leases tasks by weighted priority, dispatches them with at most `concurrency` calls in flight, and records
  * each attempt. The lease keeper extends every lease this worker holds in one script call per queue, so a
@@ -61,6 +64,8 @@ export class Processor {
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
   private slotFreed: (() => void) | null = null;
+  private paused: ReadonlySet<string> = new Set();
+  private pausedReadAt = Number.NEGATIVE_INFINITY;
   private readonly stopping = new AbortController();
   private keeper: NodeJS.Timeout | null = null;
   private blockingClientId: number | null = null;
@@ -135,7 +140,6 @@ export class Processor {
    * for the next entry (at most until the next reclaim is due), so an idle worker does not poll.
    */
   private async leaseLoop(): Promise<void> {
-    const names = this.o.queues.map((q) => q.name);
     const reclaimEveryMs = Math.max(100, this.o.leaseMs / 2);
     let nextReclaimAt = 0;
     let failures = 0;
@@ -149,8 +153,14 @@ export class Processor {
         continue;
       }
       try {
+        const queues = await this.unpausedQueues();
+        if (queues.length === 0) {
+          await sleep(PAUSED_REFRESH_MS, this.stopping.signal);
+          continue;
+        }
         if (this.o.now() >= nextReclaimAt) {
           nextReclaimAt = this.o.now() + reclaimEveryMs;
+          const names = queues.map((q) => q.name);
           const reclaimed = await this.o.store.reclaim(this.o.workerId, names, this.o.leaseMs, free);
           if (reclaimed.length > 0) {
             this.o.log.info({ count: reclaimed.length }, 'reclaimed expired leases');
@@ -160,12 +170,14 @@ export class Processor {
         }
         const { entries, waitFrom } = await this.o.store.lease(
           this.o.workerId,
-          leasePlan(free, this.o.queues, this.o.random),
+          leasePlan(free, queues, this.o.random),
         );
         await this.take(entries, 'LeaseTask');
         // the queues are drained: asking again now would only come back empty, so wait for a new entry
         if (waitFrom) {
-          const waitMs = Math.max(1, Math.min(this.o.blockMs, nextReclaimAt - this.o.now()));
+          // bounded by the next paused-set read too, so a resumed queue's backlog is seen within a second
+          const until = Math.min(nextReclaimAt, this.pausedReadAt + PAUSED_REFRESH_MS);
+          const waitMs = Math.max(1, Math.min(this.o.blockMs, until - this.o.now()));
           await this.o.store.waitForWork(this.o.blocking, waitFrom, waitMs);
         }
         failures = 0;
@@ -175,6 +187,15 @@ export class Processor {
         await sleep(errorBackoffMs(failures), this.stopping.signal);
       }
     }
+  }
+
+  /** The queues to lease from: all but the paused ones, as read at most PAUSED_REFRESH_MS ago. */
+  private async unpausedQueues(): Promise<readonly QueueConfig[]> {
+    if (this.o.now() - this.pausedReadAt >= PAUSED_REFRESH_MS) {
+      this.paused = await this.o.store.pausedQueues();
+      this.pausedReadAt = this.o.now();
+    }
+    return this.paused.size === 0 ? this.o.queues : this.o.queues.filter((q) => !this.paused.has(q.name));
   }
 
   /** Decides the lease for each entry read, commits them in one call, and starts the calls that won. */

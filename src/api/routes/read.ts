@@ -44,12 +44,13 @@ export const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (
     if (!(await allQueues()).includes(queue)) throw new DomainError('NotFound', `queue ${queue} not found`);
   };
   const queueSummary = async (queue: string, at: number) => {
-    const [counts, oldest, [today]] = await Promise.all([
+    const [paused, counts, oldest, [today]] = await Promise.all([
+      store.pausedQueues(),
       statusCounts(redis, keys, { queue }),
       oldestPendingAgeMs(redis, keys, queue, at),
       dailyUsage(redis, keys, { queue }, at, 1),
     ]);
-    return { name: queue, counts, oldest_pending_age_ms: oldest, today };
+    return { name: queue, paused: paused.has(queue), counts, oldest_pending_age_ms: oldest, today };
   };
 
   app.get('/v1/tasks', async (req, reply) => {
@@ -132,4 +133,22 @@ export const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (
       return { client_id: clientId, counts, days };
     });
   });
+};
+
+/**
+ * `POST /v1/queues/:queue/pause` and `/resume`: workers stop (or resume) leasing from the queue within a second.
+ * Tasks keep being accepted, and a call already in flight finishes.
+ */
+export const queueControlRoutes: FastifyPluginAsync<{ store: RedisTaskStore; queueNames: readonly string[] }> = async (
+  app,
+  { store, queueNames },
+) => {
+  for (const action of ['pause', 'resume'] as const) {
+    app.post<{ Params: { queue: string } }>(`/v1/queues/:queue/${action}`, async (req) => {
+      const { queue } = req.params;
+      if (!queueNames.includes(queue)) throw new DomainError('NotFound', `queue ${queue} not found`);
+      await store.setPaused(queue, action === 'pause');
+      return { name: queue, paused: action === 'pause' };
+    });
+  }
 };
