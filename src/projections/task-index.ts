@@ -56,7 +56,17 @@ export const taskIndex: Projection = {
       }
     }
     const writes: Write[] = [];
-    for (const [taskId, p] of progress) writes.push(...moves(taskId, p, k));
+    const queues = new Set<string>();
+    const clients = new Set<string>();
+    for (const [taskId, p] of progress) {
+      writes.push(...moves(taskId, p, k));
+      if (p.now && !p.hadRecord) {
+        queues.add(p.now.queue);
+        clients.add(p.now.clientId);
+      }
+    }
+    for (const queue of queues) writes.push(['SADD', k.queues, queue]);
+    for (const clientId of clients) writes.push(['SADD', k.clients, clientId]);
     return writes;
   },
 };
@@ -104,7 +114,6 @@ const moves = (taskId: string, p: Progress, k: ReturnType<typeof taskIndexKeys>)
   if (now && !same) {
     writes.push(['ZADD', k.byQueue(now.queue, now.status), 0, taskId]);
     writes.push(['ZADD', k.byClient(now.clientId, now.status), 0, taskId]);
-    if (!p.hadRecord) writes.push(['SADD', k.queues, now.queue], ['SADD', k.clients, now.clientId]);
     if (isTerminal(now.status)) writes.push(['ZADD', k.finished, p.finishedAt, taskId]);
   }
   if (now && !isTerminal(now.status)) {
