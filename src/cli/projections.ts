@@ -3,7 +3,7 @@ import { PROJECTION_NAMES, PROJECTIONS } from '../projections/index.ts';
 import { Projector } from '../projections/projector.ts';
 import { type CliContext, progressBar, table, UsageError } from './context.ts';
 
-const projectorFor = (ctx: CliContext, only?: { name: string; gen: number }) =>
+export const projectorFor = (ctx: CliContext, only?: { name: string; gen: number }) =>
   new Projector({
     redis: ctx.redis,
     blocking: ctx.blocking,
@@ -47,7 +47,7 @@ export const status = async (ctx: CliContext) => {
 export const rebuild = async (ctx: CliContext, name: string | undefined) => {
   for (const n of namesFrom(name)) {
     const starter = projectorFor(ctx);
-    const { gen, locked } = await starter.beginRebuild(n);
+    const { gen, locked } = await starter.beginRebuild(n, { focus: true });
     const projector = locked ? starter : projectorFor(ctx, { name: n, gen });
     if (!locked) ctx.out(`${n}: generation ${gen} is already being rebuilt by another process; following it`);
     const interactive = process.stdout.isTTY === true;

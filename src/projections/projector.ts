@@ -47,6 +47,8 @@ export class Projector {
   readonly #triedAt = new Map<string, number>();
   /** Generations whose last read found nothing new: a rebuilt one in this set has caught up. */
   readonly #caughtUp = new Set<string>();
+  /** Set from the options, or by `beginRebuild(name, { focus: true })`. */
+  #only: ProjectorOptions['only'];
   #stopping = false;
   #loop: Promise<void> | null = null;
 
@@ -55,6 +57,7 @@ export class Projector {
     this.#batchSize = options.batchSize ?? 500;
     this.#lockMs = options.lockMs ?? 10_000;
     this.#idleWaitMs = options.idleWaitMs ?? 1000;
+    this.#only = options.only;
   }
 
   start(): void {
@@ -96,11 +99,10 @@ export class Projector {
   async step(): Promise<number> {
     let applied = 0;
     for (const projection of this.#o.projections) {
-      if (this.#o.only && this.#o.only.name !== projection.name) continue;
+      if (this.#only && this.#only.name !== projection.name) continue;
       const gens = await generationsOf(this.#o.redis, this.#o.keys, projection.name);
-      const targets = this.#o.only
-        ? [this.#o.only.gen]
-        : [gens.active, ...(gens.building === null ? [] : [gens.building])];
+      this.#forgetRetired(projection.name, gens.active, gens.building);
+      const targets = this.#only ? [this.#only.gen] : [gens.active, ...(gens.building === null ? [] : [gens.building])];
       for (const gen of targets) {
         if (gen !== gens.active && gen !== gens.building) continue;
         const done = await this.#work(projection, gen);
@@ -111,6 +113,17 @@ export class Projector {
       }
     }
     return applied;
+  }
+
+  /** A generation replaced by a rebuild (possibly switched by another process) is no longer worked on. */
+  #forgetRetired(name: string, active: number, building: number | null): void {
+    for (const id of this.#held.keys()) {
+      const [heldName, heldGen] = id.split('#');
+      if (heldName === name && Number(heldGen) !== active && Number(heldGen) !== building) {
+        this.#held.delete(id);
+        this.#caughtUp.delete(id);
+      }
+    }
   }
 
   async #work(projection: Projection, gen: number): Promise<number> {
@@ -146,12 +159,14 @@ export class Projector {
    * Starts a rebuild of one projection, holding the new generation's lock when it is free, so this process builds
    * it (other projectors take over only if this one stops renewing). Reads switch over once it has caught up.
    */
-  async beginRebuild(name: string): Promise<{ gen: number; locked: boolean }> {
+  async beginRebuild(name: string, opts: { focus?: boolean } = {}): Promise<{ gen: number; locked: boolean }> {
     const token = randomBytes(8).toString('hex');
     const started = await startRebuild(this.#o.redis, this.#o.keys, name, { token, ms: this.#lockMs });
     if (started.locked) {
       this.#held.set(`${name}#${started.gen}`, { token, renewedAt: Date.now(), drainPending: true, groupReady: false });
     }
+    // a rebuild command works on the new generation only; the service's projectors keep the others
+    if (opts.focus) this.#only = { name, gen: started.gen };
     return started;
   }
 
