@@ -10,6 +10,21 @@ export const DEFAULT_PAGE = 50;
 
 type Query = Record<string, unknown>;
 
+/** Date.parse rolls 2026-02-30 over to March 2: check the fields are a real date and time first. */
+const realCalendar = (value: string): boolean => {
+  const [y, mo, d, h, mi, s] = value.split(/[-T:.Z+]/i).map(Number) as number[];
+  const daysInMonth = new Date(Date.UTC(y as number, mo as number, 0)).getUTCDate();
+  return (
+    (mo as number) >= 1 &&
+    (mo as number) <= 12 &&
+    (d as number) >= 1 &&
+    (d as number) <= daysInMonth &&
+    (h as number) <= 23 &&
+    (mi as number) <= 59 &&
+    (s as number) <= 59
+  );
+};
+
 const unknownFields = (query: Query, known: readonly string[]): FieldError[] =>
   Object.keys(query)
     .filter((k) => !known.includes(k))
@@ -17,7 +32,7 @@ const unknownFields = (query: Query, known: readonly string[]): FieldError[] =>
 
 /** An RFC 3339 instant as ms since epoch, or an error naming the field. */
 export const parseInstant = (field: string, value: unknown): Validation<number> => {
-  const ms = typeof value === 'string' && RFC3339.test(value) ? Date.parse(value) : Number.NaN;
+  const ms = typeof value === 'string' && RFC3339.test(value) && realCalendar(value) ? Date.parse(value) : Number.NaN;
   return Number.isFinite(ms)
     ? { ok: true, value: ms }
     : { ok: false, errors: [{ field, expected: 'an RFC 3339 time such as 2026-11-27T10:00:00Z' }], tooLarge: false };
@@ -36,7 +51,7 @@ export const parseListQuery = (query: Query): Validation<TaskListQuery> => {
   if (queue !== undefined && (typeof queue !== 'string' || !NAME.test(queue))) {
     errors.push({ field: 'queue', expected: 'a queue name (1-64 characters from A-Z, a-z, 0-9, _ and -)' });
   }
-  if (status !== undefined && (typeof status !== 'string' || !(status in TaskStatus))) {
+  if (status !== undefined && (typeof status !== 'string' || !Object.hasOwn(TaskStatus, status))) {
     errors.push({ field: 'status', expected: `one of ${Object.keys(TaskStatus).join(', ')}` });
   }
   if (clientId !== undefined && (typeof clientId !== 'string' || !NAME.test(clientId))) {

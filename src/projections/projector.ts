@@ -146,6 +146,11 @@ export class Projector {
       held.drainPending = false;
       entries = await this.#read(group, '>');
     }
+    // nothing new, yet entries may wait in the pending list: read there by a process that lost the lock after
+    // this one had drained it
+    if (entries.length === 0 && Number(((await redis.xpending(keys.events, group)) as [number])[0]) > 0) {
+      entries = await this.#read(group, '0');
+    }
     if (entries.length === 0) {
       this.#caughtUp.add(`${projection.name}#${gen}`);
       return 0;

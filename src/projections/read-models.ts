@@ -4,7 +4,7 @@ import { TaskStatus } from '../domain/task/task.ts';
 import { generationsOf } from './generations.ts';
 import { percentile } from './latency.ts';
 import { utcDay } from './projection.ts';
-import { TASKS_PROJECTION, taskIndexKeys } from './task-index.ts';
+import { decodePlace, TASKS_PROJECTION, taskIndexKeys } from './task-index.ts';
 import { USAGE_COUNTS, USAGE_PROJECTION, type UsageCount, usageKeys } from './usage.ts';
 
 export const STATUSES = Object.keys(TaskStatus) as TaskStatus[];
@@ -67,15 +67,27 @@ export const knownQueues = async (redis: Redis, keys: Keys): Promise<string[]> =
 
 /**
  * Age of the oldest task waiting in a queue's ready stream, in ms (null when none waits). Read from the ready
- * stream itself: the first entry after the workers' last delivered one was made ready at its id's time.
+ * stream itself: an entry after the workers' last delivered one was made ready at its id's time. A cancelled
+ * task's entry stays in the stream until a worker drops it, so entries are checked against the `tasks`
+ * projection and only a task still pending counts (up to `scan` entries are looked at).
  */
-export const oldestPendingAgeMs = async (redis: Redis, keys: Keys, queue: string, now: number) => {
+export const oldestPendingAgeMs = async (redis: Redis, keys: Keys, queue: string, now: number, scan = 200) => {
   try {
     const groups = (await redis.xinfo('GROUPS', keys.ready(queue))) as unknown[][];
     const row = groups.find((g) => g[g.indexOf('name') + 1] === keys.workerGroup);
     const delivered = row ? String(row[row.indexOf('last-delivered-id') + 1]) : '0-0';
-    const [first] = (await redis.xrange(keys.ready(queue), `(${delivered}`, '+', 'COUNT', 1)) as [string, string[]][];
-    return first ? Math.max(0, now - Number(first[0].split('-')[0])) : null;
+    const entries = (await redis.xrange(keys.ready(queue), `(${delivered}`, '+', 'COUNT', scan)) as [
+      string,
+      string[],
+    ][];
+    if (entries.length === 0) return null;
+    const k = taskIndexKeys(await activeKey(redis, keys, TASKS_PROJECTION));
+    const places = await redis.hmget(k.rec, ...entries.map(([, fields]) => fields[1] as string));
+    const waiting = entries.find((_, i) => {
+      const place = places[i];
+      return place ? decodePlace(place).status === 'pending' : false;
+    });
+    return waiting ? Math.max(0, now - Number(waiting[0].split('-')[0])) : null;
   } catch (err) {
     if (String(err).includes('no such key')) return null;
     throw err;

@@ -28,7 +28,7 @@ const statusAfter = (status: TaskStatus, event: LedgerEvent): TaskStatus => {
   return next === 'new' ? status : next;
 };
 const encodePlace = (p: Place) => JSON.stringify([p.status, p.queue, p.clientId]);
-const decodePlace = (raw: string): Place => {
+export const decodePlace = (raw: string): Place => {
   const [status, queue, clientId] = JSON.parse(raw) as [TaskStatus, string, string];
   return { status, queue, clientId };
 };

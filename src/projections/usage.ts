@@ -42,8 +42,7 @@ export const usage: Projection = {
   name: USAGE_PROJECTION,
   async plan(events, ctx) {
     const k = usageKeys(ctx.key);
-    const owners = await startingOwners(events, ctx, k.rec);
-    const hadRecord = new Set([...owners].filter(([, o]) => o !== null).map(([id]) => id));
+    const { owners, hadRecord } = await startingOwners(events, ctx, k.rec);
     const sums = new Map<string, Map<string, number>>();
     const add = (key: string, field: string, n: number) => {
       const fields = sums.get(key) ?? new Map<string, number>();
@@ -83,12 +82,14 @@ const startingOwners = async (events: readonly LedgerEvent[], ctx: PlanContext, 
   const ids = [...firsts.keys()];
   const records = ids.length > 0 ? await ctx.redis.hmget(recKey, ...ids) : [];
   const owners = new Map<string, Owner>();
+  const hadRecord = new Set<string>();
   const orphans: string[] = [];
   ids.forEach((id, i) => {
     const raw = records[i];
     if (raw) {
       const [queue, clientId] = JSON.parse(raw) as [string, string];
       owners.set(id, { queue, clientId });
+      hadRecord.add(id);
     } else {
       owners.set(id, null);
       const first = firsts.get(id) as LedgerEvent;
@@ -103,5 +104,6 @@ const startingOwners = async (events: readonly LedgerEvent[], ctx: PlanContext, 
         owners.set(id, { queue: enqueued.data.queue, clientId: enqueued.data.clientId });
     }
   }
-  return owners;
+  // a task found through its stored history has no record yet: the batch writes one
+  return { owners, hadRecord };
 };

@@ -22,11 +22,16 @@ end
 
 local allowed = { HSET = true, HDEL = true, HINCRBY = true, ZADD = true, ZREM = true, SADD = true }
 local n = tonumber(ARGV[7])
+-- every write is checked before the first runs: Redis does not roll a script back, so a refusal half-way
+-- would leave half a batch
 local i = 8 + n
 while i <= #ARGV do
+  if not allowed[ARGV[i + 1]] then return redis.error_reply('projection-apply: command not allowed: ' .. ARGV[i + 1]) end
+  i = i + tonumber(ARGV[i]) + 1
+end
+i = 8 + n
+while i <= #ARGV do
   local argc = tonumber(ARGV[i])
-  local command = ARGV[i + 1]
-  if not allowed[command] then return redis.error_reply('projection-apply: command not allowed: ' .. command) end
   redis.call(unpack(ARGV, i + 1, i + argc))
   i = i + argc + 1
 end
