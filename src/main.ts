@@ -7,6 +7,7 @@ import { connected, createRedis } from './adapters/redis/client.ts';
 import { redisKeys } from './adapters/redis/keys.ts';
 import { ensureLocalRedis } from './adapters/redis/local-server.ts';
 import { RedisTaskStore } from './adapters/redis/task-store.ts';
+import { Retention } from './adapters/worker/retention.ts';
 import { startWorker } from './adapters/worker/worker.ts';
 import { defaultQueues } from './domain/queue/queue.ts';
 import { PROJECTIONS } from './projections/index.ts';
@@ -15,7 +16,8 @@ import { Projector } from './projections/projector.ts';
 /**
  * The composition root: reads the config, builds the adapters and starts what MODE asks for.
  * Shutdown order on SIGTERM/SIGINT: stop accepting HTTP → stop leasing and drain calls in flight →
- * stop the promoter → close Redis connections → stop a redis-server this process started.
+ * stop the promoter → the projector → retention (after its current batch) → close Redis connections →
+ * stop a redis-server this process started.
  */
 const main = async () => {
   let config: Config;
@@ -103,6 +105,16 @@ const main = async () => {
     });
     projector.start();
     stops.push(['projector', () => projector.stop()]);
+
+    const retention = new Retention({
+      store: new RedisTaskStore(workerRedis, keys),
+      log: log.child({ component: 'retention' }),
+      retentionMs: config.RETENTION_HOURS * 3_600_000,
+      intervalMs: config.RETENTION_INTERVAL_SEC * 1000,
+      archiveDir: config.LEDGER_ARCHIVE_DIR,
+    });
+    retention.start();
+    stops.push(['retention', () => retention.stop()]);
   }
   log.info({ mode: config.MODE, port: runApi ? config.PORT : undefined, workerId }, 'task dispatcher started');
 

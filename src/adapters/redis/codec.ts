@@ -19,7 +19,7 @@ export const decodeHistory = (taskId: string, history: string): Recorded[] =>
   history === '' ? [] : history.split('\n').map((line) => decodeEvent(taskId, line));
 
 /** Brings older event shapes up to the current schema; schema 1 is the only one so far. */
-const upcast = (e: Recorded): Recorded => {
+export const upcast = (e: Recorded): Recorded => {
   if (e.schema > EVENT_SCHEMA_VERSION) throw new Error(`event schema ${e.schema} is newer than this build`);
   return e;
 };

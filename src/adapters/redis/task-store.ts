@@ -24,6 +24,8 @@ export type CommitResult =
   | Readonly<{ kind: 'ok' }>
   | Readonly<{ kind: 'conflict'; current: number }>
   | Readonly<{ kind: 'lease-lost' }>;
+/** A finished task's removal: its expunged event, decided on version `expected`. */
+export type ExpungeCommit = Readonly<{ taskId: string; expected: number; event: Recorded }>;
 
 /** Redis failed or timed out: the outcome of a write is unknown, a caller should retry later (HTTP 503). */
 export class StorageError extends Error {
@@ -102,11 +104,21 @@ export class RedisTaskStore {
       );
     }
     const replies = (await guardStorage('commit', () => runScript(this.redis, scripts.commit, keys, argv))) as string[];
-    return replies.map((r): CommitResult => {
-      if (r === 'OK') return { kind: 'ok' };
-      if (r === 'LEASE_LOST') return { kind: 'lease-lost' };
-      return { kind: 'conflict', current: Number(r.slice('CONFLICT:'.length)) };
-    });
+    return replies.map(toCommitResult);
+  }
+
+  /**
+   * Removes finished tasks from Redis, each atomically and independently: its expunged event goes to the ledger,
+   * then its hash is deleted, only if the task is still at the version the event was decided on.
+   */
+  async expunge(commits: readonly ExpungeCommit[]): Promise<CommitResult[]> {
+    if (commits.length === 0) return [];
+    const keys = [this.keys.events, ...commits.map((c) => this.keys.task(c.taskId))];
+    const argv = commits.flatMap((c) => [c.taskId, c.expected, encodeEvent(c.event)]);
+    const replies = (await guardStorage('expunge', () =>
+      runScript(this.redis, scripts.expunge, keys, argv),
+    )) as string[];
+    return replies.map(toCommitResult);
   }
 
   async load(taskId: string): Promise<Snapshot | null> {
@@ -221,6 +233,12 @@ export class RedisTaskStore {
     return { tasks: raw.map(([id, , history]) => snapshot(id, history, '')), next: next === '' ? null : Number(next) };
   }
 }
+
+const toCommitResult = (reply: string): CommitResult => {
+  if (reply === 'OK') return { kind: 'ok' };
+  if (reply === 'LEASE_LOST') return { kind: 'lease-lost' };
+  return { kind: 'conflict', current: Number(reply.slice('CONFLICT:'.length)) };
+};
 
 const toLeased = (queues: readonly string[], [index, entryId, taskId, , history, request]: RawEntry): LeasedEntry => ({
   ...snapshot(taskId, history, request),
