@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../adapters/redis/keys.ts';
+import { ledgerIdTime, ledgerStart } from '../adapters/redis/ledger.ts';
 import { evolve } from '../domain/task/evolve.ts';
 import { initialTask, type Task, type TaskStatus } from '../domain/task/task.ts';
 import type { LedgerEvent } from './projection.ts';
@@ -59,9 +60,9 @@ export const queueCountsAsOf = async (
   asOf: number,
   maxEvents: number,
 ): Promise<QueueAsOf> => {
-  const [oldest] = (await redis.xrange(keys.events, '-', '+', 'COUNT', 1)) as [string, string[]][];
-  const ledgerFrom = oldest ? Number(oldest[0].split('-')[0]) : null;
-  if (ledgerFrom !== null && asOf < ledgerFrom && (await trimmedBefore(redis, keys))) {
+  const start = await ledgerStart(redis, keys);
+  const ledgerFrom = start.firstId === null ? null : ledgerIdTime(start.firstId);
+  if (ledgerFrom !== null && asOf < ledgerFrom && start.trimmed) {
     throw new AsOfError(
       'before_retention',
       `as_of is before the oldest event kept in Redis (${new Date(ledgerFrom).toISOString()}); replay the ledger archive for older instants`,
@@ -84,11 +85,4 @@ export const queueCountsAsOf = async (
     from = `(${(page.at(-1) as [string, string[]])[0]}`;
   }
   return { counts: replay.counts(), replayedEvents: replayed, ledgerFrom };
-};
-
-/** Whether the ledger has ever been trimmed: XINFO STREAM's max-deleted-entry-id is not 0-0 then. */
-const trimmedBefore = async (redis: Redis, keys: Keys): Promise<boolean> => {
-  const info = (await redis.xinfo('STREAM', keys.events)) as unknown[];
-  const deleted = info[info.indexOf('max-deleted-entry-id') + 1];
-  return deleted !== undefined && deleted !== '0-0';
 };

@@ -48,6 +48,9 @@ export const genMetaKey = (keys: Keys, name: string, gen: number) => `${keys.pro
 
 /** Removes a generation: its consumer group, its lock and every key under its prefix. */
 export const dropGeneration = async (redis: Redis, keys: Keys, name: string, gen: number): Promise<number> => {
+  // the lock goes first: a batch its holder planned before the switch must be refused, not land in a half-dropped
+  // generation and bring back keys that nothing would remove (test/e2e/projection-drop-race.test.ts)
+  await redis.del(keys.projectionLock(name, gen));
   try {
     await redis.xgroup('DESTROY', keys.events, keys.projectionGroup(name, gen));
   } catch {
@@ -60,7 +63,6 @@ export const dropGeneration = async (redis: Redis, keys: Keys, name: string, gen
     cursor = next;
     if (found.length > 0) dropped += await redis.unlink(...found);
   } while (cursor !== '0');
-  await redis.del(keys.projectionLock(name, gen));
   return dropped;
 };
 

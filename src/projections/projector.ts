@@ -25,6 +25,10 @@ export type ProjectorOptions = Readonly<{
   only?: Readonly<{ name: string; gen: number }>;
 }>;
 
+/** What `#apply` answers instead of a count of events applied. */
+const LOCK_LOST = -1;
+const REREAD = -2;
+
 /** Every projector reads a generation's group as this one consumer: the lock holder owns its pending entries. */
 const CONSUMER = 'projector';
 
@@ -157,7 +161,9 @@ export class Projector {
     }
     this.#caughtUp.delete(`${projection.name}#${gen}`);
 
-    return Math.max(0, await this.#apply(projection, gen, held, entries, true));
+    const applied = await this.#apply(projection, gen, held, entries, true);
+    // a batch of entries that were only acked (already applied, or trimmed) is progress too
+    return applied === LOCK_LOST || applied === REREAD ? 0 : Math.max(applied, 1);
   }
 
   /**
@@ -188,13 +194,14 @@ export class Projector {
     for (let i = 0; i < events.length; i += this.#batchSize) {
       const batch = events.slice(i, i + this.#batchSize).map((e): RawEntry | LedgerEvent => e);
       const done = await this.#apply(projection, gen, held, batch, false);
-      if (done < 0) throw new Error(`lost generation ${gen} of ${name} while replaying`);
+      if (done === LOCK_LOST) throw new Error(`lost generation ${gen} of ${name} while replaying`);
+      if (done === REREAD) throw new Error(`generation ${gen} of ${name} moved under the replay; run it again`);
       applied += done;
     }
     return applied;
   }
 
-  /** Plans and applies one batch; returns the events applied, 0 when the batch must be re-read, -1 on a lost lock. */
+  /** Plans and applies one batch; returns the events applied, REREAD when the batch must be read again, or LOCK_LOST. */
   async #apply(
     projection: Projection,
     gen: number,
@@ -241,7 +248,7 @@ export class Projector {
     if (result === 'LOCK_LOST') {
       this.#o.log.warn({ projection: projection.name, gen }, 'projection lock lost; another projector took over');
       this.#held.delete(`${projection.name}#${gen}`);
-      return -1;
+      return LOCK_LOST;
     }
     if (result !== 'OK') {
       // the checkpoint moved, or entries after it were delivered to a process that lost the lock: they wait
@@ -251,9 +258,9 @@ export class Projector {
         'batch not contiguous with the checkpoint; re-reading',
       );
       held.drainPending = true;
-      return 0;
+      return REREAD;
     }
-    return Math.max(events.length, 1);
+    return events.length;
   }
 
   async #read(group: string, from: '0' | '>'): Promise<RawEntry[]> {
@@ -291,6 +298,12 @@ export class Projector {
     const token = randomBytes(8).toString('hex');
     const got = await this.#o.redis.set(key, token, 'PX', this.#lockMs, 'NX');
     if (got !== 'OK') return null;
+    // the generation may have been switched away and dropped (its lock with it) since this step read them
+    const gens = await generationsOf(this.#o.redis, this.#o.keys, name);
+    if (gen !== gens.active && gen !== gens.building) {
+      await runScript(this.#o.redis, scripts.lock, [key], [token, 'release']);
+      return null;
+    }
     const fresh = { token, renewedAt: now, drainPending: true, groupReady: false };
     this.#held.set(id, fresh);
     this.#o.log.info({ projection: name, gen }, 'projecting');
@@ -308,7 +321,16 @@ export class Projector {
   }
 
   async #waitForEvents(): Promise<void> {
-    await this.#o.blocking.xread('COUNT', 1, 'BLOCK', this.#idleWaitMs, 'STREAMS', this.#o.keys.events, '$');
+    // never longer than a third of the lock's time to live, or an idle holder would lose its lock while waiting
+    await this.#o.blocking.xread(
+      'COUNT',
+      1,
+      'BLOCK',
+      Math.min(this.#idleWaitMs, Math.floor(this.#lockMs / 3)),
+      'STREAMS',
+      this.#o.keys.events,
+      '$',
+    );
   }
 
   #planContext(name: string, gen: number): PlanContext {

@@ -168,10 +168,7 @@ export class Processor {
             continue;
           }
         }
-        const { entries, waitFrom } = await this.o.store.lease(
-          this.o.workerId,
-          leasePlan(free, queues, this.o.random),
-        );
+        const { entries, waitFrom } = await this.o.store.lease(this.o.workerId, leasePlan(free, queues, this.o.random));
         await this.take(entries, 'LeaseTask');
         // the queues are drained: asking again now would only come back empty, so wait for a new entry
         if (waitFrom) {

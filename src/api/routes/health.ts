@@ -15,10 +15,14 @@ export const healthRoutes: FastifyPluginAsync<{ redis: Redis; keys: Keys }> = as
   app.get('/health/ready', async (_req, reply) => {
     try {
       await redis.ping();
+    } catch (err) {
+      return reply.code(503).send({ status: 'unavailable', message: `redis: ${(err as Error).message}` });
+    }
+    try {
       const lags = await projectionLags(redis, keys, PROJECTION_NAMES);
       return { status: 'ready', projections: lags.map((l) => ({ name: l.name, lag: l.lag })) };
     } catch (err) {
-      return reply.code(503).send({ status: 'unavailable', message: `redis: ${(err as Error).message}` });
+      return { status: 'ready', projections: null, message: `projection lag unknown: ${(err as Error).message}` };
     }
   });
 };
