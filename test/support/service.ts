@@ -6,9 +6,9 @@ import { RedisTaskStore } from '../../src/adapters/redis/task-store.ts';
 import { startWorker } from '../../src/adapters/worker/worker.ts';
 import { buildApp } from '../../src/api/app.ts';
 import { defaultQueues } from '../../src/domain/queue/queue.ts';
+import type { RetryPolicy } from '../../src/domain/retry/backoff.ts';
 import { PROJECTIONS } from '../../src/projections/index.ts';
 import { Projector } from '../../src/projections/projector.ts';
-import type { RetryPolicy } from '../../src/domain/retry/backoff.ts';
 import { redisUrl } from './store.ts';
 
 export type ServiceOptions = {
