@@ -7,11 +7,11 @@ import { connected, createRedis } from './adapters/redis/client.ts';
 import { redisKeys } from './adapters/redis/keys.ts';
 import { ensureLocalRedis } from './adapters/redis/local-server.ts';
 import { RedisTaskStore } from './adapters/redis/task-store.ts';
-import { Retention } from './adapters/worker/retention.ts';
 import { startWorker } from './adapters/worker/worker.ts';
 import { defaultQueues } from './domain/queue/queue.ts';
 import { PROJECTIONS } from './projections/index.ts';
 import { Projector } from './projections/projector.ts';
+import { Retention } from './projections/retention.ts';
 
 /**
  * The composition root: reads the config, builds the adapters and starts what MODE asks for.

@@ -1,12 +1,17 @@
 import { once } from 'node:events';
 import { open } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { ledgerIdTime, ledgerStart, readLedger } from '../adapters/redis/ledger.ts';
+import {
+  compareLedgerIds,
+  type LedgerEvent,
+  ledgerEvent,
+  ledgerIdTime,
+  ledgerStart,
+  readLedger,
+} from '../adapters/redis/ledger.ts';
 import { encodeArchiveLine, mergeArchives } from '../adapters/redis/ledger-archive.ts';
 import { generationsOf, projectionLags } from '../projections/generations.ts';
 import { PROJECTION_NAMES } from '../projections/index.ts';
-import { compareLedgerIds, type LedgerEvent } from '../projections/projection.ts';
-import { ledgerEvent } from '../projections/projector.ts';
 import { type CliContext, progressBar, UsageError } from './context.ts';
 import { projectorFor } from './projections.ts';
 

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
+import type { LedgerEvent } from '../adapters/redis/ledger.ts';
 import type { Recorded } from '../domain/task/events.ts';
 
-/** An event as the ledger holds it: with the stream id that orders it among all events of the partition. */
-export type LedgerEvent = Recorded & Readonly<{ ledgerId: string }>;
+export { compareLedgerIds, type LedgerEvent, utcDay } from '../adapters/redis/ledger.ts';
 
 /** One read-model write. Projections only ever add, remove, set and count. */
 export type Write =
@@ -30,17 +30,3 @@ export type PlanContext = Readonly<{
   /** The stored task, for a task whose earlier events are no longer in the ledger (trimmed). */
   loadHistory: (taskIds: readonly string[]) => Promise<Map<string, Recorded[]>>;
 }>;
-
-/** Stream ids compare as (ms, seq) pairs; '' is before everything. */
-export const compareLedgerIds = (a: string, b: string): number => {
-  if (a === b) return 0;
-  if (a === '') return -1;
-  if (b === '') return 1;
-  const [am, as] = a.split('-');
-  const [bm, bs] = b.split('-');
-  const byMs = Number(am) - Number(bm);
-  return byMs !== 0 ? byMs : Number(as) - Number(bs);
-};
-
-/** The UTC day of a time, as per-day read models name it. */
-export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);

@@ -1,13 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../adapters/logging/logger.ts';
-import { decodeEvent, decodeHistory } from '../adapters/redis/codec.ts';
+import { decodeHistory } from '../adapters/redis/codec.ts';
 import type { Keys } from '../adapters/redis/keys.ts';
+import { compareLedgerIds, type LedgerEvent, ledgerEvent } from '../adapters/redis/ledger.ts';
 import { runScript, scripts } from '../adapters/redis/scripts/index.ts';
 import { sleep } from '../adapters/worker/sleep.ts';
 import type { Recorded } from '../domain/task/events.ts';
 import { dropGeneration, generationsOf, genMetaKey, startRebuild, switchTo } from './generations.ts';
-import { compareLedgerIds, type LedgerEvent, type PlanContext, type Projection, type Write } from './projection.ts';
+import type { PlanContext, Projection, Write } from './projection.ts';
+
+export { ledgerEvent };
 
 export type ProjectorOptions = Readonly<{
   redis: Redis;
@@ -342,16 +345,6 @@ export class Projector {
     };
   }
 }
-
-export const ledgerEvent = (ledgerId: string, fields: string[]): LedgerEvent => {
-  let taskId = '';
-  let line = '';
-  for (let i = 0; i < fields.length; i += 2) {
-    if (fields[i] === 'id') taskId = fields[i + 1] as string;
-    else if (fields[i] === 'e') line = fields[i + 1] as string;
-  }
-  return { ...decodeEvent(taskId, line), ledgerId };
-};
 
 export const loadHistories = async (redis: Redis, keys: Keys, ids: readonly string[]) => {
   const pipeline = redis.pipeline();

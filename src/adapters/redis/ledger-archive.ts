@@ -2,8 +2,8 @@ import { createReadStream } from 'node:fs';
 import { type FileHandle, mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Recorded, TaskEventType } from '../../domain/task/events.ts';
-import { compareLedgerIds, type LedgerEvent, utcDay } from '../../projections/projection.ts';
 import { upcast } from './codec.ts';
+import { compareLedgerIds, type LedgerEvent, utcDay } from './ledger.ts';
 
 /**
  * The ledger as NDJSON, for auditors and for replay: one event per line,

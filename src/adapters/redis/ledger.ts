@@ -1,7 +1,35 @@
 import type { Redis } from 'ioredis';
-import type { LedgerEvent } from '../../projections/projection.ts';
-import { ledgerEvent } from '../../projections/projector.ts';
+import type { Recorded } from '../../domain/task/events.ts';
+import { decodeEvent } from './codec.ts';
 import type { Keys } from './keys.ts';
+
+/** An event as the ledger holds it: with the stream id that orders it among all events of the partition. */
+export type LedgerEvent = Recorded & Readonly<{ ledgerId: string }>;
+
+/** Parses a raw ledger stream entry (fields `id` = task id, `e` = the event line). */
+export const ledgerEvent = (ledgerId: string, fields: string[]): LedgerEvent => {
+  let taskId = '';
+  let line = '';
+  for (let i = 0; i < fields.length; i += 2) {
+    if (fields[i] === 'id') taskId = fields[i + 1] as string;
+    else if (fields[i] === 'e') line = fields[i + 1] as string;
+  }
+  return { ...decodeEvent(taskId, line), ledgerId };
+};
+
+/** Stream ids compare as (ms, seq) pairs; '' is before everything. */
+export const compareLedgerIds = (a: string, b: string): number => {
+  if (a === b) return 0;
+  if (a === '') return -1;
+  if (b === '') return 1;
+  const [am, as] = a.split('-');
+  const [bm, bs] = b.split('-');
+  const byMs = Number(am) - Number(bm);
+  return byMs !== 0 ? byMs : Number(as) - Number(bs);
+};
+
+/** The UTC day of a time, as per-day read models name it. */
+export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 
 type RawEntry = [string, string[]];
 

@@ -1,19 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { decide } from '../../domain/task/decide.ts';
-import { DomainError } from '../../domain/task/errors.ts';
-import { record } from '../../domain/task/events.ts';
-import { generationsOf, genMetaKey } from '../../projections/generations.ts';
-import { PROJECTION_NAMES } from '../../projections/index.ts';
-import { compareLedgerIds } from '../../projections/projection.ts';
-import { activeKey } from '../../projections/read-models.ts';
-import { TASKS_PROJECTION, taskIndexKeys } from '../../projections/task-index.ts';
-import type { Logger } from '../logging/logger.ts';
-import { readLedger } from '../redis/ledger.ts';
-import { appendToArchive } from '../redis/ledger-archive.ts';
-import { runScript, scripts } from '../redis/scripts/index.ts';
-import type { ExpungeCommit, RedisTaskStore, Snapshot } from '../redis/task-store.ts';
-import { sleep } from './sleep.ts';
+import type { Logger } from '../adapters/logging/logger.ts';
+import { compareLedgerIds, readLedger } from '../adapters/redis/ledger.ts';
+import { appendToArchive } from '../adapters/redis/ledger-archive.ts';
+import { runScript, scripts } from '../adapters/redis/scripts/index.ts';
+import type { ExpungeCommit, RedisTaskStore, Snapshot } from '../adapters/redis/task-store.ts';
+import { sleep } from '../adapters/worker/sleep.ts';
+import { decide } from '../domain/task/decide.ts';
+import { DomainError } from '../domain/task/errors.ts';
+import { record } from '../domain/task/events.ts';
+import { generationsOf, genMetaKey } from './generations.ts';
+import { PROJECTION_NAMES } from './index.ts';
+import { activeKey } from './read-models.ts';
+import { TASKS_PROJECTION, taskIndexKeys } from './task-index.ts';
 
 export type RetentionOptions = Readonly<{
   store: RedisTaskStore;
