@@ -1,3 +1,4 @@
+import { ledgerStart } from '../adapters/redis/ledger.ts';
 import { generationsOf, projectionLags } from '../projections/generations.ts';
 import { PROJECTION_NAMES, PROJECTIONS } from '../projections/index.ts';
 import { Projector } from '../projections/projector.ts';
@@ -45,6 +46,12 @@ export const status = async (ctx: CliContext) => {
  * with a progress bar, while the service keeps running; reads switch to the new generation once it has caught up.
  */
 export const rebuild = async (ctx: CliContext, name: string | undefined) => {
+  if ((await ledgerStart(ctx.redis, ctx.keys)).trimmed) {
+    ctx.out(
+      'note: retention has trimmed the ledger in Redis, so per-day usage of the trimmed days will be missing from the\n' +
+        'rebuilt projections; to keep it, rebuild from the archive instead: task-dispatcher ledger replay FILE...',
+    );
+  }
   for (const n of namesFrom(name)) {
     const starter = projectorFor(ctx);
     const { gen, locked } = await starter.beginRebuild(n, { focus: true });
