@@ -48,8 +48,9 @@ export const status = async (ctx: CliContext) => {
 export const rebuild = async (ctx: CliContext, name: string | undefined) => {
   if ((await ledgerStart(ctx.redis, ctx.keys)).trimmed) {
     ctx.out(
-      'note: retention has trimmed the ledger in Redis, so per-day usage of the trimmed days will be missing from the\n' +
-        'rebuilt projections; to keep it, rebuild from the archive instead: task-dispatcher ledger replay FILE...',
+      'note: retention has trimmed the ledger in Redis, so the rebuilt projections will miss the per-day usage of the\n' +
+        'trimmed days, and unfinished tasks whose every event was trimmed (until their next event); to keep them,\n' +
+        'rebuild from the archive instead: task-dispatcher ledger replay FILE...',
     );
   }
   for (const n of namesFrom(name)) {

@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../adapters/redis/keys.ts';
-import { ledgerIdTime, ledgerStart } from '../adapters/redis/ledger.ts';
+import { ledgerEvent, ledgerIdTime, ledgerStart } from '../adapters/redis/ledger.ts';
 import { evolve } from '../domain/task/evolve.ts';
 import { initialTask, type Task, type TaskStatus } from '../domain/task/task.ts';
 import type { LedgerEvent } from './projection.ts';
-import { ledgerEvent } from './projector.ts';
+
 import { STATUSES, type StatusCounts } from './read-models.ts';
 
 export class AsOfError extends Error {
@@ -19,7 +19,6 @@ export class AsOfError extends Error {
 export class QueueReplay {
   readonly #queue: string;
   readonly #tasks = new Map<string, Task>();
-  readonly #gone = new Set<string>();
 
   constructor(queue: string) {
     this.#queue = queue;
@@ -30,7 +29,6 @@ export class QueueReplay {
       if (e.type === 'enqueued' && e.data.queue !== this.#queue) continue;
       if (e.type === 'expunged') {
         this.#tasks.delete(e.taskId);
-        this.#gone.add(e.taskId);
         continue;
       }
       const task = this.#tasks.get(e.taskId);
@@ -46,7 +44,13 @@ export class QueueReplay {
   }
 }
 
-export type QueueAsOf = Readonly<{ counts: StatusCounts; replayedEvents: number; ledgerFrom: number | null }>;
+export type QueueAsOf = Readonly<{
+  counts: StatusCounts;
+  replayedEvents: number;
+  ledgerFrom: number | null;
+  /** False once the ledger has been trimmed: tasks enqueued before its oldest entry are not counted. */
+  complete: boolean;
+}>;
 
 /**
  * A queue's counts by status at `asOf`, by replaying the ledger from its oldest retained entry up to that instant.
@@ -84,5 +88,5 @@ export const queueCountsAsOf = async (
     replay.apply(page.map(([id, fields]) => ledgerEvent(id, fields)));
     from = `(${(page.at(-1) as [string, string[]])[0]}`;
   }
-  return { counts: replay.counts(), replayedEvents: replayed, ledgerFrom };
+  return { counts: replay.counts(), replayedEvents: replayed, ledgerFrom, complete: !start.trimmed };
 };

@@ -7,16 +7,29 @@ import { runScript, scripts } from '../adapters/redis/scripts/index.ts';
  * the ledger beside it while traffic continues, and reads switch over once it has caught up. Generation 1 is
  * active from the first start.
  */
-export type Generations = Readonly<{ active: number; building: number | null }>;
+export type Generations = Readonly<{
+  active: number;
+  building: number | null;
+  /** Generations replaced by a switch (or abandoned), with when: dropped once reads have left them. */
+  retired: ReadonlyMap<number, number>;
+}>;
 
 export const generationsOf = async (redis: Redis, keys: Keys, name: string): Promise<Generations> => {
   const key = keys.projection(name);
-  let [active, building] = await redis.hmget(key, 'active', 'building');
-  if (active === null) {
+  let fields = await redis.hgetall(key);
+  if (fields.active === undefined) {
     await redis.multi().hsetnx(key, 'active', '1').hsetnx(key, 'last', '1').exec();
-    [active, building] = await redis.hmget(key, 'active', 'building');
+    fields = await redis.hgetall(key);
   }
-  return { active: Number(active), building: building === null ? null : Number(building) };
+  const retired = new Map<number, number>();
+  for (const [field, at] of Object.entries(fields)) {
+    if (field.startsWith('retired:')) retired.set(Number(field.slice('retired:'.length)), Number(at));
+  }
+  return {
+    active: Number(fields.active),
+    building: fields.building === undefined ? null : Number(fields.building),
+    retired,
+  };
 };
 
 /**
@@ -40,9 +53,16 @@ export const startRebuild = async (
   return { gen: Number(gen), locked: Number(locked) === 1 };
 };
 
-/** Makes `gen` the active generation if it is the one being built; returns the generation it replaced, or 0. */
-export const switchTo = async (redis: Redis, keys: Keys, name: string, gen: number): Promise<number> =>
-  Number(await runScript(redis, scripts.projectionGeneration, [keys.projection(name)], ['switch', gen]));
+/**
+ * Makes `gen` the active generation if it is the one being built; returns the generation it replaced (now
+ * marked retired), or 0.
+ */
+export const switchTo = async (redis: Redis, keys: Keys, name: string, gen: number, now = Date.now()) =>
+  Number(await runScript(redis, scripts.projectionGeneration, [keys.projection(name)], ['switch', gen, now]));
+
+/** Stops building `gen` (it can never be completed) and marks it retired; returns gen, or 0 if it was not built. */
+export const abandon = async (redis: Redis, keys: Keys, name: string, gen: number, now = Date.now()) =>
+  Number(await runScript(redis, scripts.projectionGeneration, [keys.projection(name)], ['abandon', gen, now]));
 
 export const genMetaKey = (keys: Keys, name: string, gen: number) => `${keys.projectionGen(name, gen)}meta`;
 
@@ -63,6 +83,7 @@ export const dropGeneration = async (redis: Redis, keys: Keys, name: string, gen
     cursor = next;
     if (found.length > 0) dropped += await redis.unlink(...found);
   } while (cursor !== '0');
+  await redis.hdel(keys.projection(name), `retired:${gen}`);
   return dropped;
 };
 

@@ -7,10 +7,8 @@ import { compareLedgerIds, type LedgerEvent, ledgerEvent } from '../adapters/red
 import { runScript, scripts } from '../adapters/redis/scripts/index.ts';
 import { sleep } from '../adapters/worker/sleep.ts';
 import type { Recorded } from '../domain/task/events.ts';
-import { dropGeneration, generationsOf, genMetaKey, startRebuild, switchTo } from './generations.ts';
+import { abandon, dropGeneration, generationsOf, genMetaKey, startRebuild, switchTo } from './generations.ts';
 import type { PlanContext, Projection, Write } from './projection.ts';
-
-export { ledgerEvent };
 
 export type ProjectorOptions = Readonly<{
   redis: Redis;
@@ -24,6 +22,8 @@ export type ProjectorOptions = Readonly<{
   /** A generation's lock lives this long without renewal; a killed projector's work is taken over after it. */
   lockMs?: number;
   idleWaitMs?: number;
+  /** How long a generation replaced by a rebuild is kept for reads that began before the switch. */
+  retiredGraceMs?: number;
   /** Work only on these generations (the rebuild CLI), instead of every active and building one. */
   only?: Readonly<{ name: string; gen: number }>;
 }>;
@@ -56,6 +56,9 @@ export class Projector {
   readonly #caughtUp = new Set<string>();
   /** Set from the options, or by `beginRebuild(name, { focus: true })`. */
   #only: ProjectorOptions['only'];
+  readonly #retiredGraceMs: number;
+  /** The newest ledger id this process has read: the idle wait watches for entries after it. */
+  #lastSeen = '$';
   #stopping = false;
   #loop: Promise<void> | null = null;
 
@@ -65,6 +68,7 @@ export class Projector {
     this.#lockMs = options.lockMs ?? 10_000;
     this.#idleWaitMs = options.idleWaitMs ?? 1000;
     this.#only = options.only;
+    this.#retiredGraceMs = options.retiredGraceMs ?? 5000;
   }
 
   start(): void {
@@ -74,6 +78,10 @@ export class Projector {
   async stop(): Promise<void> {
     this.#stopping = true;
     await this.#loop;
+    await this.#releaseAll();
+  }
+
+  async #releaseAll(): Promise<void> {
     for (const [id, held] of this.#held) {
       const [name, gen] = id.split('#');
       await runScript(
@@ -87,12 +95,18 @@ export class Projector {
   }
 
   async #run(): Promise<void> {
+    let failures = 0;
     while (!this.#stopping) {
       let applied = 0;
       try {
         applied = await this.step();
+        failures = 0;
       } catch (err) {
-        this.#o.log.error({ err }, 'projector step failed; retrying');
+        failures++;
+        this.#o.log.error({ err, failures }, 'projector step failed; retrying');
+        // an entry this build cannot read (a newer schema mid-deploy) must not pin the projection to this
+        // process: let go of the locks, so a process that can read it takes over
+        if (failures >= 5) await this.#releaseAll();
         await sleep(500);
         continue;
       }
@@ -109,6 +123,11 @@ export class Projector {
       if (this.#only && this.#only.name !== projection.name) continue;
       const gens = await generationsOf(this.#o.redis, this.#o.keys, projection.name);
       this.#forgetRetired(projection.name, gens.active, gens.building);
+      for (const [gen, at] of gens.retired) {
+        if (Date.now() - at < this.#retiredGraceMs) continue;
+        await dropGeneration(this.#o.redis, this.#o.keys, projection.name, gen);
+        this.#o.log.info({ projection: projection.name, gen }, 'dropped a replaced generation');
+      }
       const targets = this.#only ? [this.#only.gen] : [gens.active, ...(gens.building === null ? [] : [gens.building])];
       for (const gen of targets) {
         if (gen !== gens.active && gen !== gens.building) continue;
@@ -141,10 +160,21 @@ export class Projector {
     const meta = genMetaKey(keys, projection.name, gen);
     if (!held.groupReady) {
       const from = (await redis.hget(meta, 'checkpoint')) ?? '0';
-      try {
-        await redis.xgroup('CREATE', keys.events, group, from, 'MKSTREAM');
-      } catch (err) {
-        if (!String(err).includes('BUSYGROUP')) throw err;
+      // retention never trims past a generation's checkpoint, so one older than the oldest entry means the entries
+      // in between are gone (an archive replay that stopped half-way): such a rebuild can never be complete
+      const [oldest] = (await redis.xrange(keys.events, '-', '+', 'COUNT', 1)) as RawEntry[];
+      if (from !== '0' && oldest && compareLedgerIds(from, oldest[0]) < 0) {
+        if (await this.#abandon(projection.name, gen, oldest[0])) return 0;
+      }
+      const created = await runScript(
+        redis,
+        scripts.lock,
+        [keys.projectionLock(projection.name, gen), keys.events],
+        [held.token, 'create-group', group, from],
+      );
+      if (Number(created) !== 1) {
+        this.#held.delete(`${projection.name}#${gen}`);
+        return 0;
       }
       held.groupReady = true;
     }
@@ -162,6 +192,8 @@ export class Projector {
       this.#caughtUp.add(`${projection.name}#${gen}`);
       return 0;
     }
+    const lastRead = (entries.at(-1) as RawEntry)[0];
+    if (this.#lastSeen === '$' || compareLedgerIds(lastRead, this.#lastSeen) > 0) this.#lastSeen = lastRead;
     this.#caughtUp.delete(`${projection.name}#${gen}`);
 
     const applied = await this.#apply(projection, gen, held, entries, true);
@@ -320,7 +352,29 @@ export class Projector {
     log.info({ projection: name, from: replaced, to: gen }, 'rebuilt projection now serves reads');
     this.#held.delete(`${name}#${replaced}`);
     this.#caughtUp.delete(`${name}#${gen}`);
-    await dropGeneration(redis, keys, name, replaced);
+  }
+
+  /**
+   * A rebuild whose next events are no longer in the ledger can never be right: it is given up (true). The active
+   * generation carries on without them (false): it is all there is to read, and the error says how to mend it.
+   */
+  async #abandon(name: string, gen: number, oldestInLedger: string): Promise<boolean> {
+    const { redis, keys, log } = this.#o;
+    const gens = await generationsOf(redis, keys, name);
+    if (gens.building !== gen) {
+      log.error(
+        { projection: name, gen, oldestInLedger },
+        'events this generation has not applied were trimmed from the ledger; rebuild it with ledger replay',
+      );
+      return false;
+    }
+    this.#held.delete(`${name}#${gen}`);
+    await abandon(redis, keys, name, gen);
+    log.error(
+      { projection: name, gen, oldestInLedger },
+      'rebuild abandoned: the events after its checkpoint were trimmed from the ledger (a ledger replay stopped half-way?); run ledger replay again with every archive file',
+    );
+    return true;
   }
 
   async #waitForEvents(): Promise<void> {
@@ -332,7 +386,7 @@ export class Projector {
       Math.min(this.#idleWaitMs, Math.floor(this.#lockMs / 3)),
       'STREAMS',
       this.#o.keys.events,
-      '$',
+      this.#lastSeen,
     );
   }
 
@@ -368,5 +422,3 @@ const flatten = (writes: readonly Write[]): (string | number)[] => {
   for (const w of writes) out.push(w.length, ...w);
   return out;
 };
-
-export const projectorOwner = () => randomBytes(4).toString('hex');

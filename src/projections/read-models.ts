@@ -24,7 +24,8 @@ export const statusCounts = async (
   of: { queue: string } | { clientId: string },
 ): Promise<StatusCounts> => {
   const k = taskIndexKeys(await activeKey(redis, keys, TASKS_PROJECTION));
-  const pipeline = redis.pipeline();
+  // one MULTI: a task moving between two status lists mid-read is counted once, not zero or two times
+  const pipeline = redis.multi();
   for (const s of STATUSES) pipeline.zcard('queue' in of ? k.byQueue(of.queue, s) : k.byClient(of.clientId, s));
   const replies = (await pipeline.exec()) ?? [];
   return Object.fromEntries(STATUSES.map((s, i) => [s, Number(replies[i]?.[1] ?? 0)])) as StatusCounts;

@@ -40,10 +40,16 @@ export const taskIndex: Projection = {
   async plan(events, ctx) {
     const k = taskIndexKeys(ctx.key);
     const progress = await startingPlaces(events, ctx, k.rec);
+    const queues = new Set<string>();
+    const clients = new Set<string>();
     for (const e of events) {
       const p = progress.get(e.taskId) as Progress;
       if (e.type === 'enqueued') {
         p.now = { status: 'pending', queue: e.data.queue, clientId: e.data.clientId };
+        // on every enqueue, not only for a task still listed when the batch ends: a batch that holds a task's
+        // whole life, up to its expunge, still names its queue and client
+        queues.add(e.data.queue);
+        clients.add(e.data.clientId);
         p.known = true;
       } else if (e.type === 'expunged') {
         if (!p.known) p.before = { status: e.data.status, queue: e.data.queue, clientId: e.data.clientId };
@@ -56,14 +62,8 @@ export const taskIndex: Projection = {
       }
     }
     const writes: Write[] = [];
-    const queues = new Set<string>();
-    const clients = new Set<string>();
     for (const [taskId, p] of progress) {
       writes.push(...moves(taskId, p, k));
-      if (p.now && !p.hadRecord) {
-        queues.add(p.now.queue);
-        clients.add(p.now.clientId);
-      }
     }
     for (const queue of queues) writes.push(['SADD', k.queues, queue]);
     for (const clientId of clients) writes.push(['SADD', k.clients, clientId]);

@@ -80,11 +80,19 @@ test('a batch of the replaced generation that lands while it is being dropped wr
     if (k.includes(oldLock)) await land();
     return del(...k);
   };
-  const b = new Projector({ redis: redisB, blocking: connect(), keys, projections: [usage], log: silentLog });
+  const b = new Projector({
+    redis: redisB,
+    blocking: connect(),
+    keys,
+    projections: [usage],
+    log: silentLog,
+    retiredGraceMs: 0,
+  });
   cleanups.push(() => b.stop());
   expect((await b.beginRebuild('usage')).gen).toBe(2);
   for (let i = 0; i < 20 && (await generationsOf(redis, keys, 'usage')).active !== 2; i++) await b.step();
   expect((await generationsOf(redis, keys, 'usage')).active).toBe(2);
+  await b.step(); // the replaced generation is dropped by the step after the switch (no grace here)
   await land(); // B never deleted the lock itself: A's batch lands after the drop
 
   expect(await snapshotPrefix(redis, keys.projectionGen('usage', 1))).toEqual({});

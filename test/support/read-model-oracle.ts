@@ -1,12 +1,12 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../../src/adapters/redis/keys.ts';
+import { ledgerEvent } from '../../src/adapters/redis/ledger.ts';
 import type { Recorded } from '../../src/domain/task/events.ts';
 import { evolve } from '../../src/domain/task/evolve.ts';
 import { initialTask, type Task, type TaskStatus, TERMINAL_STATUSES } from '../../src/domain/task/task.ts';
 import { genMetaKey } from '../../src/projections/generations.ts';
 import { latencyBucket } from '../../src/projections/latency.ts';
 import { type LedgerEvent, utcDay } from '../../src/projections/projection.ts';
-import { ledgerEvent } from '../../src/projections/projector.ts';
 
 /**
  * The read models as plain data, and what they must hold computed independently of the projections: from the

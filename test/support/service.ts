@@ -61,6 +61,7 @@ export const startService = async (options: ServiceOptions = {}) => {
     log,
     idleWaitMs: 200,
     lockMs: options.projectorLockMs ?? 10_000,
+    retiredGraceMs: 200,
   });
   projector.start();
   return {

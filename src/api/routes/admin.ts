@@ -1,10 +1,16 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
+import { ledgerStart } from '../../adapters/redis/ledger.ts';
 import { guardStorage, type RedisTaskStore } from '../../adapters/redis/task-store.ts';
 import { projectionLags, startRebuild } from '../../projections/generations.ts';
 import { PROJECTION_NAMES } from '../../projections/index.ts';
 
 export type AdminRoutesOptions = Readonly<{ store: RedisTaskStore; adminKey: string }>;
+
+const TRIMMED_WARNING =
+  'retention has trimmed the ledger in Redis: the rebuilt projection misses the trimmed days of usage and the ' +
+  'unfinished tasks whose every event was trimmed (until their next event); rebuild with `task-dispatcher ledger ' +
+  'replay` and the archive to keep them';
 
 /** Compares digests, so neither the length nor the content of the key leaks through timing. */
 const sameKey = (given: string, expected: string) =>
@@ -45,6 +51,12 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, {
       });
     }
     const { gen } = await guardStorage('start rebuild', () => startRebuild(store.redis, store.keys, name, null));
-    return reply.code(202).send({ projection: name, generation: gen, progress: '/admin/projections' });
+    const trimmed = (await guardStorage('read the ledger', () => ledgerStart(store.redis, store.keys))).trimmed;
+    return reply.code(202).send({
+      projection: name,
+      generation: gen,
+      progress: '/admin/projections',
+      ...(trimmed ? { warning: TRIMMED_WARNING } : {}),
+    });
   });
 };

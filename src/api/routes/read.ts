@@ -110,6 +110,7 @@ export const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (
             counts: r.counts,
             replayed_events: r.replayedEvents,
             ledger_from: r.ledgerFrom === null ? null : iso(r.ledgerFrom),
+            complete: r.complete,
           };
         } catch (err) {
           if (err instanceof AsOfError) return reply.code(422).send({ error: err.code, message: err.message });

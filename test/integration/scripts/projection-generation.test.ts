@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { runScript, scripts } from '../../../src/adapters/redis/scripts/index.ts';
-import { generationsOf, startRebuild, switchTo } from '../../../src/projections/generations.ts';
+import { abandon, generationsOf, startRebuild, switchTo } from '../../../src/projections/generations.ts';
 import { testStore } from '../../support/store.ts';
 
 /** projection-generation: start a rebuild (or join the one in progress), switch reads to it once it caught up. */
@@ -21,8 +21,8 @@ const start = async (token = '', ttlMs = 60_000) =>
     number,
     number,
   ];
-const switchGen = async (gen: number | string) =>
-  Number(await runScript(ctx.redis, scripts.projectionGeneration, [hashKey], ['switch', gen]));
+const switchGen = async (gen: number | string, now = Date.now()) =>
+  Number(await runScript(ctx.redis, scripts.projectionGeneration, [hashKey], ['switch', gen, now]));
 const hash = () => ctx.redis.hgetall(hashKey);
 const lockOf = (gen: number) => ctx.redis.get(ctx.keys.projectionLock(NAME, gen));
 
@@ -56,16 +56,16 @@ describe('projection-generation script: start', () => {
   });
 
   test('after the projectors created generation 1 (generationsOf), the rebuild is generation 2', async () => {
-    expect(await generationsOf(ctx.redis, ctx.keys, NAME)).toEqual({ active: 1, building: null });
+    expect(await generationsOf(ctx.redis, ctx.keys, NAME)).toEqual({ active: 1, building: null, retired: new Map() });
     expect(await start()).toEqual([2, 0]);
-    expect(await generationsOf(ctx.redis, ctx.keys, NAME)).toEqual({ active: 1, building: 2 });
+    expect(await generationsOf(ctx.redis, ctx.keys, NAME)).toEqual({ active: 1, building: 2, retired: new Map() });
   });
 
   test('after a switch, the next rebuild is a new generation, never one used before', async () => {
     await start();
     expect(await switchGen(2)).toBe(1);
     expect(await start()).toEqual([3, 0]);
-    expect(await hash()).toEqual({ active: '2', last: '3', building: '3' });
+    expect(await hash()).toEqual({ active: '2', last: '3', building: '3', 'retired:1': expect.any(String) });
   });
 
   test('startRebuild names the lock the projector checks: keys.projectionLock(name, gen)', async () => {
@@ -82,9 +82,14 @@ describe('projection-generation script: start', () => {
 describe('projection-generation script: switch', () => {
   test('switching to the generation being built makes it active and returns the one it replaced', async () => {
     await start('builder');
-    expect(await switchGen(2)).toBe(2 - 1);
-    expect(await hash()).toEqual({ active: '2', last: '2' });
-    expect(await generationsOf(ctx.redis, ctx.keys, NAME)).toEqual({ active: 2, building: null });
+    expect(await switchGen(2, 1234)).toBe(2 - 1);
+    // the replaced generation is marked retired, with the time of the switch, for the projectors to drop
+    expect(await hash()).toEqual({ active: '2', last: '2', 'retired:1': '1234' });
+    expect(await generationsOf(ctx.redis, ctx.keys, NAME)).toEqual({
+      active: 2,
+      building: null,
+      retired: new Map([[1, 1234]]),
+    });
   });
 
   test('only from the building generation: any other one returns 0 and changes nothing', async () => {
@@ -103,8 +108,18 @@ describe('projection-generation script: switch', () => {
 
   test('a second switch to the same generation (two projectors saw it catch up) returns 0', async () => {
     await start();
-    expect(await switchTo(ctx.redis, ctx.keys, NAME, 2)).toBe(1);
-    expect(await switchTo(ctx.redis, ctx.keys, NAME, 2)).toBe(0);
-    expect(await hash()).toEqual({ active: '2', last: '2' });
+    expect(await switchTo(ctx.redis, ctx.keys, NAME, 2, 1234)).toBe(1);
+    expect(await switchTo(ctx.redis, ctx.keys, NAME, 2, 5678)).toBe(0);
+    expect(await hash()).toEqual({ active: '2', last: '2', 'retired:1': '1234' });
+  });
+});
+
+describe('projection-generation script: abandon', () => {
+  test('a rebuild that can never be completed stops being built and is marked retired; only the building one', async () => {
+    await start();
+    expect(await abandon(ctx.redis, ctx.keys, NAME, 3, 99)).toBe(0);
+    expect(await abandon(ctx.redis, ctx.keys, NAME, 2, 99)).toBe(2);
+    expect(await hash()).toEqual({ active: '1', last: '2', 'retired:2': '99' });
+    expect(await abandon(ctx.redis, ctx.keys, NAME, 2, 100)).toBe(0);
   });
 });
