@@ -49,8 +49,7 @@ export const rebuild = async (ctx: CliContext, name: string | undefined) => {
   if ((await ledgerStart(ctx.redis, ctx.keys)).trimmed) {
     ctx.out(
       'note: retention has trimmed the ledger in Redis, so the rebuilt projections will miss the per-day usage of the\n' +
-        'trimmed days, and unfinished tasks whose every event was trimmed (until their next event); to keep them,\n' +
-        'rebuild from the archive instead: task-dispatcher ledger replay FILE...',
+        'trimmed days; to keep it, rebuild from the archive instead: task-dispatcher ledger replay FILE...',
     );
   }
   for (const n of namesFrom(name)) {

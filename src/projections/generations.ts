@@ -83,7 +83,7 @@ export const dropGeneration = async (redis: Redis, keys: Keys, name: string, gen
     cursor = next;
     if (found.length > 0) dropped += await redis.unlink(...found);
   } while (cursor !== '0');
-  await redis.hdel(keys.projection(name), `retired:${gen}`);
+  await redis.hdel(keys.projection(name), `retired:${gen}`, `seeded:${gen}`);
   return dropped;
 };
 

@@ -21,6 +21,11 @@ export type Write =
 export type Projection = Readonly<{
   name: string;
   plan(events: readonly LedgerEvent[], ctx: PlanContext): Promise<Write[]>;
+  /**
+   * For a generation rebuilt from a trimmed ledger: writes that place the given stored tasks this generation has
+   * not placed (every event of theirs was trimmed). Optional; must converge with events applied later.
+   */
+  seed?(taskIds: readonly string[], ctx: PlanContext): Promise<Write[]>;
 }>;
 
 export type PlanContext = Readonly<{

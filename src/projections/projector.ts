@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../adapters/logging/logger.ts';
 import { decodeHistory } from '../adapters/redis/codec.ts';
 import type { Keys } from '../adapters/redis/keys.ts';
-import { compareLedgerIds, type LedgerEvent, ledgerEvent } from '../adapters/redis/ledger.ts';
+import { compareLedgerIds, type LedgerEvent, ledgerEvent, ledgerStart } from '../adapters/redis/ledger.ts';
 import { runScript, scripts } from '../adapters/redis/scripts/index.ts';
 import { sleep } from '../adapters/worker/sleep.ts';
 import type { Recorded } from '../domain/task/events.ts';
@@ -22,6 +22,8 @@ export type ProjectorOptions = Readonly<{
   /** A generation's lock lives this long without renewal; a killed projector's work is taken over after it. */
   lockMs?: number;
   idleWaitMs?: number;
+  /** How long to let a partial batch fill before the next step (default 25 ms). */
+  gatherMs?: number;
   /** How long a generation replaced by a rebuild is kept for reads that began before the switch. */
   retiredGraceMs?: number;
   /** Work only on these generations (the rebuild CLI), instead of every active and building one. */
@@ -57,6 +59,7 @@ export class Projector {
   /** Set from the options, or by `beginRebuild(name, { focus: true })`. */
   #only: ProjectorOptions['only'];
   readonly #retiredGraceMs: number;
+  readonly #gatherMs: number;
   /** The newest ledger id this process has read: the idle wait watches for entries after it. */
   #lastSeen = '$';
   #stopping = false;
@@ -69,6 +72,7 @@ export class Projector {
     this.#idleWaitMs = options.idleWaitMs ?? 1000;
     this.#only = options.only;
     this.#retiredGraceMs = options.retiredGraceMs ?? 5000;
+    this.#gatherMs = options.gatherMs ?? 25;
   }
 
   start(): void {
@@ -110,9 +114,13 @@ export class Projector {
         await sleep(500);
         continue;
       }
-      if (applied > 0 || this.#stopping) continue;
-      if (this.#held.size > 0) await this.#waitForEvents();
-      else await sleep(Math.min(this.#idleWaitMs, this.#lockMs / 3));
+      if (this.#stopping) continue;
+      // every batch costs the same few round trips whatever its size: under a trickle of events, wait a moment
+      // for the next batch to fill instead of applying events one by one (a little lag for much less Redis CPU)
+      if (applied >= this.#batchSize) continue;
+      if (applied > 0) await sleep(this.#gatherMs);
+      else if (this.#held.size === 0) await sleep(Math.min(this.#idleWaitMs, this.#lockMs / 3));
+      else if (await this.#waitForEvents()) await sleep(this.#gatherMs);
     }
   }
 
@@ -134,7 +142,7 @@ export class Projector {
         const done = await this.#work(projection, gen);
         applied += done;
         if (gen === gens.building && this.#caughtUp.has(`${projection.name}#${gen}`)) {
-          await this.#switchIfCaughtUp(projection.name, gen);
+          if (await this.#seed(projection, gen)) await this.#switchIfCaughtUp(projection.name, gen);
         }
       }
     }
@@ -159,7 +167,7 @@ export class Projector {
     const group = keys.projectionGroup(projection.name, gen);
     const meta = genMetaKey(keys, projection.name, gen);
     if (!held.groupReady) {
-      const from = (await redis.hget(meta, 'checkpoint')) ?? '0';
+      const from = (await redis.hget(meta, 'checkpoint')) || '0';
       // retention never trims past a generation's checkpoint, so one older than the oldest entry means the entries
       // in between are gone (an archive replay that stopped half-way): such a rebuild can never be complete
       const [oldest] = (await redis.xrange(keys.events, '-', '+', 'COUNT', 1)) as RawEntry[];
@@ -345,6 +353,51 @@ export class Projector {
     return fresh;
   }
 
+  /**
+   * Before a rebuilt generation serves reads: when the ledger it was built from had been trimmed, stored tasks
+   * whose every event was trimmed are placed from their own histories (`Projection.seed`), once per generation.
+   * Returns false when the lock was lost on the way.
+   */
+  async #seed(projection: Projection, gen: number): Promise<boolean> {
+    const { redis, keys, log } = this.#o;
+    const held = this.#held.get(`${projection.name}#${gen}`);
+    if (!held) return false;
+    // kept beside the generations rather than in the generation's meta, which holds only what its events made
+    const flag = `seeded:${gen}`;
+    const seededFlag: Write = ['HSET', keys.projection(projection.name), flag, '1'];
+    if (!projection.seed || (await redis.hget(keys.projection(projection.name), flag)) !== null) return true;
+    if (!(await ledgerStart(redis, keys)).trimmed) return this.#writeOnly(projection.name, gen, held, [seededFlag]);
+    const ctx = this.#planContext(projection.name, gen);
+    let seeded = 0;
+    let cursor = '0';
+    do {
+      const [next, found] = await redis.scan(cursor, 'MATCH', `${keys.taskPrefix}*`, 'COUNT', this.#batchSize);
+      cursor = next;
+      const ids = found.map((key) => key.slice(keys.taskPrefix.length));
+      const writes = ids.length > 0 ? await projection.seed(ids, ctx) : [];
+      if (writes.length > 0 && !(await this.#writeOnly(projection.name, gen, held, writes))) return false;
+      seeded += writes.length;
+    } while (cursor !== '0');
+    log.info({ projection: projection.name, gen, writes: seeded }, 'placed tasks whose events were all trimmed');
+    return this.#writeOnly(projection.name, gen, held, [seededFlag]);
+  }
+
+  /** Applies writes that come from no ledger entry: the checkpoint stays where it is. */
+  async #writeOnly(name: string, gen: number, held: Held, writes: readonly Write[]): Promise<boolean> {
+    const { redis, keys } = this.#o;
+    const meta = genMetaKey(keys, name, gen);
+    const checkpoint = (await redis.hget(meta, 'checkpoint')) ?? '';
+    const result = await runScript(
+      redis,
+      scripts.projectionApply,
+      [keys.projectionLock(name, gen), meta, keys.events],
+      [held.token, keys.projectionGroup(name, gen), checkpoint, checkpoint, '', 0, 0, ...flatten(writes)],
+    );
+    if (result === 'OK') return true;
+    this.#held.delete(`${name}#${gen}`);
+    return false;
+  }
+
   async #switchIfCaughtUp(name: string, gen: number): Promise<void> {
     const { redis, keys, log } = this.#o;
     const replaced = await switchTo(redis, keys, name, gen);
@@ -377,9 +430,10 @@ export class Projector {
     return true;
   }
 
-  async #waitForEvents(): Promise<void> {
+  /** Waits for a ledger entry after the last one read; true when one came. */
+  async #waitForEvents(): Promise<boolean> {
     // never longer than a third of the lock's time to live, or an idle holder would lose its lock while waiting
-    await this.#o.blocking.xread(
+    const reply = await this.#o.blocking.xread(
       'COUNT',
       1,
       'BLOCK',
@@ -388,6 +442,7 @@ export class Projector {
       this.#o.keys.events,
       this.#lastSeen,
     );
+    return reply !== null;
   }
 
   #planContext(name: string, gen: number): PlanContext {

@@ -37,6 +37,7 @@ type Progress = { before: Place | null; hadRecord: boolean; now: Place | null; f
 
 export const taskIndex: Projection = {
   name: TASKS_PROJECTION,
+  seed: (taskIds, ctx) => seed(taskIds, ctx),
   async plan(events, ctx) {
     const k = taskIndexKeys(ctx.key);
     const progress = await startingPlaces(events, ctx, k.rec);
@@ -69,6 +70,25 @@ export const taskIndex: Projection = {
     for (const clientId of clients) writes.push(['SADD', k.clients, clientId]);
     return writes;
   },
+};
+
+/**
+ * Stored tasks that are neither in `rec` (unfinished) nor in `finished` are placed by planning their whole stored
+ * history as if it were a batch. Events of theirs still to come from the ledger then move them as usual: a task's
+ * status after an event does not depend on where the seed put it.
+ */
+const seed: NonNullable<Projection['seed']> = async (taskIds, ctx) => {
+  const k = taskIndexKeys(ctx.key);
+  const pipeline = ctx.redis.multi();
+  pipeline.hmget(k.rec, ...taskIds);
+  for (const id of taskIds) pipeline.zscore(k.finished, id);
+  const [first, ...scores] = ((await pipeline.exec()) ?? []) as [unknown, unknown][];
+  const records = (first?.[1] ?? []) as (string | null)[];
+  const unplaced = taskIds.filter((_, i) => !records[i] && scores[i]?.[1] === null);
+  if (unplaced.length === 0) return [];
+  const histories = await ctx.loadHistory(unplaced);
+  const events = unplaced.flatMap((id) => (histories.get(id) ?? []).map((e) => ({ ...e, ledgerId: '' })));
+  return events.length === 0 ? [] : taskIndex.plan(events, ctx);
 };
 
 /** Each task's place before this batch: its record, else (earlier events trimmed) a fold of its stored history. */

@@ -8,9 +8,8 @@ import { PROJECTION_NAMES } from '../../projections/index.ts';
 export type AdminRoutesOptions = Readonly<{ store: RedisTaskStore; adminKey: string }>;
 
 const TRIMMED_WARNING =
-  'retention has trimmed the ledger in Redis: the rebuilt projection misses the trimmed days of usage and the ' +
-  'unfinished tasks whose every event was trimmed (until their next event); rebuild with `task-dispatcher ledger ' +
-  'replay` and the archive to keep them';
+  'retention has trimmed the ledger in Redis: the rebuilt projection misses the usage of the trimmed days; ' +
+  'rebuild with `task-dispatcher ledger replay` and the archive to keep it';
 
 /** Compares digests, so neither the length nor the content of the key leaks through timing. */
 const sameKey = (given: string, expected: string) =>
