@@ -1,29 +1,14 @@
 import { TaskStatus } from '../domain/task/task.ts';
 import type { FieldError, Validation } from '../domain/task/validate.ts';
+import { parseRfc3339 } from '../domain/time/rfc3339.ts';
 import type { TaskListQuery } from '../projections/read-models.ts';
 import { isTaskId } from './task-id.ts';
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i;
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 export const MAX_PAGE = 1000;
 export const DEFAULT_PAGE = 50;
 
 type Query = Record<string, unknown>;
-
-/** Date.parse rolls 2026-02-30 over to March 2: check the fields are a real date and time first. */
-const realCalendar = (value: string): boolean => {
-  const [y, mo, d, h, mi, s] = value.split(/[-T:.Z+]/i).map(Number) as number[];
-  const daysInMonth = new Date(Date.UTC(y as number, mo as number, 0)).getUTCDate();
-  return (
-    (mo as number) >= 1 &&
-    (mo as number) <= 12 &&
-    (d as number) >= 1 &&
-    (d as number) <= daysInMonth &&
-    (h as number) <= 23 &&
-    (mi as number) <= 59 &&
-    (s as number) <= 59
-  );
-};
 
 const unknownFields = (query: Query, known: readonly string[]): FieldError[] =>
   Object.keys(query)
@@ -32,7 +17,7 @@ const unknownFields = (query: Query, known: readonly string[]): FieldError[] =>
 
 /** An RFC 3339 instant as ms since epoch, or an error naming the field. */
 export const parseInstant = (field: string, value: unknown): Validation<number> => {
-  const ms = typeof value === 'string' && RFC3339.test(value) && realCalendar(value) ? Date.parse(value) : Number.NaN;
+  const ms = typeof value === 'string' ? (parseRfc3339(value) ?? Number.NaN) : Number.NaN;
   return Number.isFinite(ms)
     ? { ok: true, value: ms }
     : { ok: false, errors: [{ field, expected: 'an RFC 3339 time such as 2026-11-27T10:00:00Z' }], tooLarge: false };

@@ -10,24 +10,20 @@ import {
   readLedger,
 } from '../adapters/redis/ledger.ts';
 import { encodeArchiveLine, mergeArchives } from '../adapters/redis/ledger-archive.ts';
+import { parseRfc3339 } from '../domain/time/rfc3339.ts';
 import { generationsOf, projectionLags } from '../projections/generations.ts';
 import { PROJECTION_NAMES } from '../projections/index.ts';
 import { type CliContext, progressBar, UsageError } from './context.ts';
 import { projectorFor } from './projections.ts';
 
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})(T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}))?$/;
 const iso = (ms: number) => new Date(ms).toISOString();
 const events = (n: number) => `${n.toLocaleString('en-US')} event${n === 1 ? '' : 's'}`;
 
 /** `--since`/`--until`: an RFC 3339 time (`2026-11-27T00:00:00Z`), or a date alone for its UTC midnight. */
 const parseTime = (name: string, value: string | undefined): number => {
   if (value === undefined) throw new UsageError(`ledger export needs --${name} <RFC 3339 time>`);
-  const parts = RFC3339.exec(value.toUpperCase());
-  const [year, month, day] = (parts ?? []).slice(1, 4).map(Number) as [number, number, number];
-  // Date.parse would roll 2026-02-30 over into March
-  const realDay = parts !== null && new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day;
-  const ms = realDay ? Date.parse(value.toUpperCase()) : Number.NaN;
-  if (Number.isNaN(ms)) {
+  const ms = parseRfc3339(value, { dateOnly: true });
+  if (ms === null) {
     throw new UsageError(`--${name} "${value}" is not an RFC 3339 time; write it as 2026-11-27T00:00:00Z`);
   }
   return ms;
