@@ -7,6 +7,7 @@ import { type TaskStatus, TERMINAL_STATUSES } from '../../src/domain/task/task.t
 import { generationsOf, genMetaKey } from '../../src/projections/generations.ts';
 import { PROJECTION_NAMES } from '../../src/projections/index.ts';
 import { STATUSES } from '../../src/projections/read-models.ts';
+import { mulberry32 } from '../support/given.ts';
 import { answer, startTarget } from '../support/http-target.ts';
 import {
   diffSnapshots,
@@ -14,7 +15,6 @@ import {
   type ProjectionSnapshot,
   prefixOf,
   runCli,
-  seededRandom,
   snapshotActive,
   snapshotPrefix,
   waitForProjections,
@@ -34,7 +34,7 @@ import { redisUrl } from '../support/store.ts';
  */
 const SEED = Number(process.env.SEED ?? Date.now() % 2 ** 31);
 console.log(`projection-rebuild workload seed: ${SEED} (replay with SEED=${SEED})`);
-const random = seededRandom(SEED);
+const random = mulberry32(SEED);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
 
 const retry = { maxRetries: 2, minBackoffMs: 20, maxBackoffMs: 100 };

@@ -170,3 +170,22 @@ export const mulberry32 = (seed: number): (() => number) => {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 };
+
+/** One event of every type, so a type a codec mishandles shows up by name. */
+export const EVERY_EVENT_TYPE: readonly TaskEvent[] = [
+  enqueued({ queue: 'critical', clientId: 'billing', scheduleTime: T0 + 60_000 }),
+  scheduled(T0 + 60_000),
+  released('scheduled'),
+  leased(1, 'worker-a'),
+  attempted(1, networkError('connect ECONNREFUSED "quoted"\nsecond line'), 'worker-a'),
+  retryScheduled(2, T0 + 61_000, 1_000),
+  released('retrying'),
+  leased(2, 'worker-a'),
+  leaseExpired(2, 'worker-a', 'worker-b'),
+  leased(3, 'worker-b'),
+  attempted(3, response(200), 'worker-b'),
+  succeeded(3),
+  failed(3, 'attempts exhausted'),
+  cancelled('api'),
+  { type: 'expunged', data: { by: 'retention', status: 'succeeded', queue: 'critical', clientId: 'billing' } },
+];

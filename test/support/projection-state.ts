@@ -195,17 +195,5 @@ export const runCli = (args: string[], env: Record<string, string>, timeoutMs = 
     });
   });
 
-/** A small seeded PRNG (mulberry32), so a randomized workload can be replayed from its printed seed. */
-export const seededRandom = (seed: number) => {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-};
-
 /** The REDIS_PREFIX a service's keys were made with (keys.events is `<prefix>:{p0}:events`). */
 export const prefixOf = (keys: Keys) => keys.events.slice(0, keys.events.indexOf(':{'));

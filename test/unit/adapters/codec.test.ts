@@ -6,42 +6,11 @@ import {
   encodeEvent,
   encodeRequest,
 } from '../../../src/adapters/redis/codec.ts';
-import { EVENT_SCHEMA_VERSION, type Recorded, record, type TaskEvent } from '../../../src/domain/task/events.ts';
+import { EVENT_SCHEMA_VERSION, type Recorded, record } from '../../../src/domain/task/events.ts';
 import type { HttpRequestSpec } from '../../../src/domain/task/task.ts';
-import {
-  attempted,
-  cancelled,
-  enqueued,
-  failed,
-  leased,
-  leaseExpired,
-  networkError,
-  released,
-  response,
-  retryScheduled,
-  scheduled,
-  succeeded,
-  T0,
-  TASK_ID,
-} from '../../support/given.ts';
+import { EVERY_EVENT_TYPE, enqueued, retryScheduled, T0, TASK_ID } from '../../support/given.ts';
 
-/** One event of every type, so a type the codec mishandles shows up by name. */
-const EVERY_TYPE: TaskEvent[] = [
-  enqueued({ queue: 'critical', clientId: 'billing', scheduleTime: T0 + 60_000 }),
-  scheduled(T0 + 60_000),
-  released('scheduled'),
-  leased(1, 'worker-a'),
-  attempted(1, networkError('connect ECONNREFUSED'), 'worker-a'),
-  retryScheduled(2, T0 + 61_000, 1_000),
-  released('retrying'),
-  leased(2, 'worker-a'),
-  leaseExpired(2, 'worker-a', 'worker-b'),
-  leased(3, 'worker-b'),
-  attempted(3, response(200), 'worker-b'),
-  succeeded(3),
-  failed(3, 'attempts exhausted'),
-  cancelled('api'),
-];
+const EVERY_TYPE = EVERY_EVENT_TYPE;
 const history: Recorded[] = EVERY_TYPE.flatMap((e, i) => record(TASK_ID, i, T0 + i, [e]));
 
 describe('event codec', () => {
@@ -58,6 +27,7 @@ describe('event codec', () => {
         'failed',
         'lease_expired',
         'cancelled',
+        'expunged',
       ]),
     );
   });

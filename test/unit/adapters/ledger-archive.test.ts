@@ -1,42 +1,10 @@
 import { describe, expect, test } from 'vitest';
+import type { LedgerEvent } from '../../../src/adapters/redis/ledger.ts';
 import { archiveFileName, decodeArchiveLine, encodeArchiveLine } from '../../../src/adapters/redis/ledger-archive.ts';
-import { EVENT_SCHEMA_VERSION, record, type TaskEvent } from '../../../src/domain/task/events.ts';
-import type { LedgerEvent } from '../../../src/projections/projection.ts';
-import {
-  attempted,
-  cancelled,
-  enqueued,
-  failed,
-  leased,
-  leaseExpired,
-  networkError,
-  released,
-  response,
-  retryScheduled,
-  scheduled,
-  succeeded,
-  T0,
-  TASK_ID,
-} from '../../support/given.ts';
+import { EVENT_SCHEMA_VERSION, record } from '../../../src/domain/task/events.ts';
+import { EVERY_EVENT_TYPE, T0, TASK_ID } from '../../support/given.ts';
 
-/** One event of every type, so a type the archive mishandles shows up by name. */
-const EVERY_TYPE: TaskEvent[] = [
-  enqueued({ queue: 'critical', clientId: 'billing', scheduleTime: T0 + 60_000 }),
-  scheduled(T0 + 60_000),
-  released('scheduled'),
-  leased(1, 'worker-a'),
-  attempted(1, networkError('connect ECONNREFUSED "quoted"\nsecond line'), 'worker-a'),
-  retryScheduled(2, T0 + 61_000, 1_000),
-  released('retrying'),
-  leased(2, 'worker-a'),
-  leaseExpired(2, 'worker-a', 'worker-b'),
-  leased(3, 'worker-b'),
-  attempted(3, response(200), 'worker-b'),
-  succeeded(3),
-  failed(3, 'attempts exhausted'),
-  cancelled('api'),
-  { type: 'expunged', data: { by: 'retention', status: 'succeeded', queue: 'critical', clientId: 'billing' } },
-];
+const EVERY_TYPE = EVERY_EVENT_TYPE;
 const EVENTS: LedgerEvent[] = EVERY_TYPE.flatMap((e, i) =>
   record(TASK_ID, i, T0 + i * 1_234_567 + 1, [e]).map((r) => ({ ...r, ledgerId: `${T0 + i * 1000}-${i}` })),
 );
