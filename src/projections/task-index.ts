@@ -1,6 +1,6 @@
 import { evolve } from '../domain/task/evolve.ts';
 import { initialTask, type Task, type TaskStatus, TERMINAL_STATUSES } from '../domain/task/task.ts';
-import type { LedgerEvent, PlanContext, Projection, Write } from './projection.ts';
+import { batchStart, type LedgerEvent, type PlanContext, type Projection, type Write } from './projection.ts';
 
 /** Where the index files a task: the lists of its status in its queue and for its client. */
 export type Place = Readonly<{ status: TaskStatus; queue: string; clientId: string }>;
@@ -93,30 +93,17 @@ const seed: NonNullable<Projection['seed']> = async (taskIds, ctx) => {
 
 /** Each task's place before this batch: its record, else (earlier events trimmed) a fold of its stored history. */
 const startingPlaces = async (events: readonly LedgerEvent[], ctx: PlanContext, recKey: string) => {
-  const firsts = new Map<string, LedgerEvent>();
-  for (const e of events) if (!firsts.has(e.taskId)) firsts.set(e.taskId, e);
-  const ids = [...firsts.keys()];
-  const records = ids.length > 0 ? await ctx.redis.hmget(recKey, ...ids) : [];
+  const start = await batchStart(events, ctx, recKey);
   const progress = new Map<string, Progress>();
-  const orphans: string[] = [];
-  ids.forEach((id, i) => {
-    const raw = records[i];
-    const place = raw ? decodePlace(raw) : null;
-    progress.set(id, { before: place, hadRecord: place !== null, now: place, finishedAt: 0, known: place !== null });
-    const first = firsts.get(id) as LedgerEvent;
-    if (!place && first.type !== 'enqueued' && first.type !== 'expunged') orphans.push(id);
-  });
-  if (orphans.length > 0) {
-    const histories = await ctx.loadHistory(orphans);
-    for (const id of orphans) {
-      const first = firsts.get(id) as LedgerEvent;
-      const earlier = (histories.get(id) ?? []).filter((e) => e.version < first.version);
-      if (earlier.length === 0) continue;
+  for (const id of start.taskIds) {
+    const raw = start.record(id);
+    let place = raw ? decodePlace(raw) : null;
+    const earlier = start.earlier(id);
+    if (earlier && earlier.length > 0) {
       const task = earlier.reduce(evolve, initialTask(id));
-      if (task.status === 'new') continue;
-      const place = { status: task.status, queue: task.queue, clientId: task.clientId };
-      progress.set(id, { before: place, hadRecord: false, now: place, finishedAt: 0, known: true });
+      if (task.status !== 'new') place = { status: task.status, queue: task.queue, clientId: task.clientId };
     }
+    progress.set(id, { before: place, hadRecord: raw !== null, now: place, finishedAt: 0, known: place !== null });
   }
   return progress;
 };

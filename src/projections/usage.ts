@@ -1,6 +1,5 @@
 import { latencyBucket } from './latency.ts';
-import type { LedgerEvent, PlanContext, Projection, Write } from './projection.ts';
-import { utcDay } from './projection.ts';
+import { batchStart, type LedgerEvent, type PlanContext, type Projection, utcDay, type Write } from './projection.ts';
 
 /**
  * The `usage` projection: per queue and per client, per UTC day, how many tasks were enqueued, attempted,
@@ -76,34 +75,24 @@ export const usage: Projection = {
   },
 };
 
+/** Each task's queue and client: its record, else (earlier events trimmed) its stored `enqueued` event. */
 const startingOwners = async (events: readonly LedgerEvent[], ctx: PlanContext, recKey: string) => {
-  const firsts = new Map<string, LedgerEvent>();
-  for (const e of events) if (!firsts.has(e.taskId)) firsts.set(e.taskId, e);
-  const ids = [...firsts.keys()];
-  const records = ids.length > 0 ? await ctx.redis.hmget(recKey, ...ids) : [];
+  const start = await batchStart(events, ctx, recKey);
   const owners = new Map<string, Owner>();
+  // a task found through its stored history has no record yet: the batch writes one
   const hadRecord = new Set<string>();
-  const orphans: string[] = [];
-  ids.forEach((id, i) => {
-    const raw = records[i];
+  for (const id of start.taskIds) {
+    const raw = start.record(id);
+    const enqueued = start.earlier(id)?.find((e) => e.type === 'enqueued');
     if (raw) {
       const [queue, clientId] = JSON.parse(raw) as [string, string];
       owners.set(id, { queue, clientId });
       hadRecord.add(id);
+    } else if (enqueued?.type === 'enqueued') {
+      owners.set(id, { queue: enqueued.data.queue, clientId: enqueued.data.clientId });
     } else {
       owners.set(id, null);
-      const first = firsts.get(id) as LedgerEvent;
-      if (first.type !== 'enqueued' && first.type !== 'expunged') orphans.push(id);
-    }
-  });
-  if (orphans.length > 0) {
-    const histories = await ctx.loadHistory(orphans);
-    for (const id of orphans) {
-      const enqueued = histories.get(id)?.find((e) => e.type === 'enqueued');
-      if (enqueued?.type === 'enqueued')
-        owners.set(id, { queue: enqueued.data.queue, clientId: enqueued.data.clientId });
     }
   }
-  // a task found through its stored history has no record yet: the batch writes one
   return { owners, hadRecord };
 };
