@@ -43,9 +43,9 @@ export const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (
   const queueExists = async (queue: string) => {
     if (!(await allQueues()).includes(queue)) throw new DomainError('NotFound', `queue ${queue} not found`);
   };
-  const queueSummary = async (queue: string, at: number) => {
-    const [paused, counts, oldest, [today]] = await Promise.all([
-      store.pausedQueues(),
+  /** `paused` is read once per request by the caller, not once per queue. */
+  const queueSummary = async (queue: string, at: number, paused: ReadonlySet<string>) => {
+    const [counts, oldest, [today]] = await Promise.all([
       statusCounts(redis, keys, { queue }),
       oldestPendingAgeMs(redis, keys, queue, at),
       dailyUsage(redis, keys, { queue }, at, 1),
@@ -86,7 +86,8 @@ export const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (
     }
     return guardStorage('read queues', async () => {
       const at = now();
-      const queues = await Promise.all((await allQueues()).map((q) => queueSummary(q, at)));
+      const paused = await store.pausedQueues();
+      const queues = await Promise.all((await allQueues()).map((q) => queueSummary(q, at, paused)));
       return { queues, projections: projectionView(await projectionLags(redis, keys, PROJECTION_NAMES)) };
     });
   });
@@ -117,7 +118,10 @@ export const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (
           throw err;
         }
       }
-      const [summary, days] = await Promise.all([queueSummary(queue, at), dailyUsage(redis, keys, { queue }, at, 7)]);
+      const [summary, days] = await Promise.all([
+        queueSummary(queue, at, await store.pausedQueues()),
+        dailyUsage(redis, keys, { queue }, at, 7),
+      ]);
       return { ...summary, days, projections: projectionView(await projectionLags(redis, keys, PROJECTION_NAMES)) };
     });
   });
