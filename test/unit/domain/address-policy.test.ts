@@ -1,0 +1,102 @@
+import { describe, expect, test } from 'vitest';
+import { judgeAddress, parseAddress, parseAllowlist } from '../../../src/domain/net/address-policy.ts';
+
+const closed = { allowPrivate: false, allowlist: [] };
+const open = { allowPrivate: true, allowlist: [] };
+
+describe('judgeAddress: the SSRF guard decides on the concrete address', () => {
+  test.each([
+    '8.8.8.8',
+    '93.184.216.34',
+    '2606:4700:4700::1111',
+    '2a00:1450:4001:80b::200e',
+    '172.32.0.1',
+    '100.128.0.1',
+  ])('a public address is allowed: %s', (address) => expect(judgeAddress(address, closed)).toEqual({ allowed: true }));
+
+  test.each([
+    ['127.0.0.1', 'loopback'],
+    ['127.255.255.254', 'loopback'],
+    ['10.1.2.3', 'private (10/8)'],
+    ['172.16.0.1', 'private (172.16/12)'],
+    ['172.31.255.255', 'private (172.16/12)'],
+    ['192.168.1.1', 'private (192.168/16)'],
+    ['100.64.0.1', 'carrier-grade NAT (100.64/10)'],
+    ['169.254.1.1', 'link-local'],
+    ['0.0.0.0', 'this network'],
+    ['255.255.255.255', 'reserved (240/4, broadcast)'],
+    ['224.0.0.1', 'multicast'],
+    ['::1', 'loopback'],
+    ['::', 'unspecified'],
+    ['fe80::1', 'link-local'],
+    ['fd12:3456::1', 'unique local'],
+    ['ff02::1', 'multicast'],
+    // IPv6 forms that carry a private IPv4 address
+    ['::ffff:127.0.0.1', 'loopback'],
+    ['::ffff:7f00:1', 'loopback'],
+    ['::127.0.0.1', 'loopback'],
+    ['64:ff9b::10.0.0.1', 'private (10/8)'],
+    ['64:ff9b:1::a00:1', 'private (10/8)'],
+    ['2002:c0a8:0101::1', 'private (192.168/16)'],
+    // Teredo stores the client's address inverted: f5ff:fffe is 10.0.0.1
+    ['2001:0:4136:e378:8000:63bf:f5ff:fffe', 'private (10/8)'],
+  ])('%s is private (%s)', (address, label) => {
+    expect(judgeAddress(address, closed)).toEqual({ allowed: false, reason: 'private', range: label });
+  });
+
+  test.each(['169.254.169.254', '::ffff:169.254.169.254', '64:ff9b::a9fe:a9fe', 'fd00:ec2::254', '100.100.100.200'])(
+    'a cloud metadata address is blocked even when private addresses are allowed: %s',
+    (address) => {
+      expect(judgeAddress(address, open)).toMatchObject({ allowed: false, reason: 'metadata' });
+      expect(judgeAddress(address, { allowPrivate: false, allowlist: ['169.254.0.0/16', 'fd00::/8'] })).toMatchObject({
+        allowed: false,
+        reason: 'metadata',
+      });
+    },
+  );
+
+  test('ALLOW_PRIVATE_URLS opens the private ranges', () => {
+    expect(judgeAddress('127.0.0.1', open)).toEqual({ allowed: true });
+    expect(judgeAddress('::ffff:10.0.0.1', open)).toEqual({ allowed: true });
+  });
+
+  test('TARGET_ALLOWLIST opens its ranges only, in both spellings of an address', () => {
+    const policy = { allowPrivate: false, allowlist: ['10.1.2.0/24', '::1'] };
+    expect(judgeAddress('10.1.2.77', policy)).toEqual({ allowed: true });
+    expect(judgeAddress('::ffff:10.1.2.77', policy)).toEqual({ allowed: true });
+    expect(judgeAddress('::1', policy)).toEqual({ allowed: true });
+    expect(judgeAddress('10.1.3.1', policy)).toMatchObject({ allowed: false, reason: 'private' });
+    expect(judgeAddress('127.0.0.1', policy)).toMatchObject({ allowed: false, reason: 'private' });
+  });
+
+  test.each([
+    'localhost',
+    '127.1',
+    '0x7f.0.0.1',
+    '2130706433',
+    '1.2.3.4.5',
+    '256.1.1.1',
+    '01.2.3.4',
+    ':::1',
+    '1::2::3',
+    '',
+  ])('what is not a canonical address is refused, never guessed: %j', (address) =>
+    expect(judgeAddress(address, open)).toMatchObject({ allowed: false, reason: 'invalid' }),
+  );
+});
+
+describe('parseAddress and parseAllowlist', () => {
+  test('IPv6 with a compressed run, brackets, a zone or an embedded IPv4 address', () => {
+    expect(parseAddress('[2001:db8::1]')).toEqual({ version: 6, value: 0x20010db8000000000000000000000001n });
+    expect(parseAddress('fe80::1%eth0')).toEqual({ version: 6, value: 0xfe800000000000000000000000000001n });
+    expect(parseAddress('::ffff:1.2.3.4')).toEqual(parseAddress('::ffff:102:304'));
+    expect(parseAddress('1:2:3:4:5:6:7:8')).toEqual({ version: 6, value: 0x00010002000300040005000600070008n });
+    expect(parseAddress('1:2:3:4:5:6:7')).toBeNull();
+  });
+
+  test('a bad allowlist entry names itself and says what is expected', () => {
+    expect(() => parseAllowlist(['10.0.0.0/8', 'example.com'])).toThrow(
+      'TARGET_ALLOWLIST: "example.com" is not an IP address or CIDR range (e.g. 10.1.2.0/24)',
+    );
+  });
+});
