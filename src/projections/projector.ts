@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../adapters/logging/logger.ts';
 import { decodeHistory } from '../adapters/redis/codec.ts';
 import type { Keys } from '../adapters/redis/keys.ts';
 import { compareLedgerIds, type LedgerEvent, ledgerEvent, ledgerStart } from '../adapters/redis/ledger.ts';
+import { heldLock, type Lock, newLockToken, tryLock } from '../adapters/redis/lock.ts';
 import { runScript, scripts } from '../adapters/redis/scripts/index.ts';
 import { sleep } from '../adapters/worker/sleep.ts';
 import type { Recorded } from '../domain/task/events.ts';
@@ -37,7 +37,24 @@ const REREAD = -2;
 /** Every projector reads a generation's group as this one consumer: the lock holder owns its pending entries. */
 const CONSUMER = 'projector';
 
-type Held = { token: string; renewedAt: number; drainPending: boolean; groupReady: boolean };
+type Held = {
+  lock: Lock;
+  renewedAt: number;
+  drainPending: boolean;
+  groupReady: boolean;
+  /** The checkpoint as this holder last wrote or read it; null: read it from Redis (the script checks it anyway). */
+  checkpoint: string | null;
+};
+
+/** What one projection-apply call writes: see the script's header. */
+type ApplyCall = Readonly<{
+  checkpoint: string;
+  next: string;
+  firstApplied: string;
+  applied: number;
+  acks: readonly string[];
+  writes: readonly Write[];
+}>;
 
 type RawEntry = [string, string[] | null];
 
@@ -86,15 +103,7 @@ export class Projector {
   }
 
   async #releaseAll(): Promise<void> {
-    for (const [id, held] of this.#held) {
-      const [name, gen] = id.split('#');
-      await runScript(
-        this.#o.redis,
-        scripts.lock,
-        [this.#o.keys.projectionLock(name as string, Number(gen))],
-        [held.token, 'release'],
-      ).catch(() => undefined);
-    }
+    for (const held of this.#held.values()) await held.lock.release();
     this.#held.clear();
   }
 
@@ -165,9 +174,8 @@ export class Projector {
     const held = await this.#lock(projection.name, gen);
     if (!held) return 0;
     const group = keys.projectionGroup(projection.name, gen);
-    const meta = genMetaKey(keys, projection.name, gen);
     if (!held.groupReady) {
-      const from = (await redis.hget(meta, 'checkpoint')) || '0';
+      const from = (await this.#checkpointOf(projection.name, gen, held)) || '0';
       // retention never trims past a generation's checkpoint, so one older than the oldest entry means the entries
       // in between are gone (an archive replay that stopped half-way): such a rebuild can never be complete
       const [oldest] = (await redis.xrange(keys.events, '-', '+', 'COUNT', 1)) as RawEntry[];
@@ -178,7 +186,7 @@ export class Projector {
         redis,
         scripts.lock,
         [keys.projectionLock(projection.name, gen), keys.events],
-        [held.token, 'create-group', group, from],
+        [held.lock.token, 'create-group', group, from],
       );
       if (Number(created) !== 1) {
         this.#held.delete(`${projection.name}#${gen}`);
@@ -214,10 +222,11 @@ export class Projector {
    * it (other projectors take over only if this one stops renewing). Reads switch over once it has caught up.
    */
   async beginRebuild(name: string, opts: { focus?: boolean } = {}): Promise<{ gen: number; locked: boolean }> {
-    const token = randomBytes(8).toString('hex');
+    const token = newLockToken();
     const started = await startRebuild(this.#o.redis, this.#o.keys, name, { token, ms: this.#lockMs });
     if (started.locked) {
-      this.#held.set(`${name}#${started.gen}`, { token, renewedAt: Date.now(), drainPending: true, groupReady: false });
+      const lock = heldLock(this.#o.redis, this.#o.keys.projectionLock(name, started.gen), token, this.#lockMs);
+      this.#held.set(`${name}#${started.gen}`, this.#fresh(lock));
     }
     // a rebuild command works on the new generation only; the service's projectors keep the others
     if (opts.focus) this.#only = { name, gen: started.gen };
@@ -252,9 +261,7 @@ export class Projector {
     batch: readonly (RawEntry | LedgerEvent)[],
     fromStream: boolean,
   ): Promise<number> {
-    const { redis, keys } = this.#o;
-    const meta = genMetaKey(keys, projection.name, gen);
-    const checkpoint = (await redis.hget(meta, 'checkpoint')) ?? '';
+    const checkpoint = await this.#checkpointOf(projection.name, gen, held);
     const events: LedgerEvent[] = [];
     const ids: string[] = [];
     for (const item of batch) {
@@ -269,28 +276,16 @@ export class Projector {
     const writes = events.length > 0 ? await projection.plan(events, this.#planContext(projection.name, gen)) : [];
     const last = ids.at(-1) ?? '';
     const next = compareLedgerIds(last, checkpoint) > 0 ? last : checkpoint;
-    const acks = fromStream ? ids : [];
-    const result = String(
-      await runScript(
-        redis,
-        scripts.projectionApply,
-        [keys.projectionLock(projection.name, gen), meta, keys.events],
-        [
-          held.token,
-          keys.projectionGroup(projection.name, gen),
-          checkpoint,
-          next,
-          fromStream ? (events[0]?.ledgerId ?? '') : '',
-          events.length,
-          acks.length,
-          ...acks,
-          ...flatten(writes),
-        ],
-      ),
-    );
+    const result = await this.#commit(projection.name, gen, held, {
+      checkpoint,
+      next,
+      firstApplied: fromStream ? (events[0]?.ledgerId ?? '') : '',
+      applied: events.length,
+      acks: fromStream ? ids : [],
+      writes,
+    });
     if (result === 'LOCK_LOST') {
       this.#o.log.warn({ projection: projection.name, gen }, 'projection lock lost; another projector took over');
-      this.#held.delete(`${projection.name}#${gen}`);
       return LOCK_LOST;
     }
     if (result !== 'OK') {
@@ -304,6 +299,41 @@ export class Projector {
       return REREAD;
     }
     return events.length;
+  }
+
+  async #checkpointOf(name: string, gen: number, held: Held): Promise<string> {
+    held.checkpoint ??= (await this.#o.redis.hget(genMetaKey(this.#o.keys, name, gen), 'checkpoint')) ?? '';
+    return held.checkpoint;
+  }
+
+  /** One projection-apply call. The holder keeps the checkpoint it wrote, saving a read per batch; on any refusal it forgets it. */
+  async #commit(name: string, gen: number, held: Held, call: ApplyCall): Promise<string> {
+    const { redis, keys } = this.#o;
+    const result = String(
+      await runScript(
+        redis,
+        scripts.projectionApply,
+        [keys.projectionLock(name, gen), genMetaKey(keys, name, gen), keys.events],
+        [
+          held.lock.token,
+          keys.projectionGroup(name, gen),
+          call.checkpoint,
+          call.next,
+          call.firstApplied,
+          call.applied,
+          call.acks.length,
+          ...call.acks,
+          ...flatten(call.writes),
+        ],
+      ),
+    );
+    held.checkpoint = result === 'OK' ? call.next : null;
+    if (result === 'LOCK_LOST') this.#held.delete(`${name}#${gen}`);
+    return result;
+  }
+
+  #fresh(lock: Lock): Held {
+    return { lock, renewedAt: Date.now(), drainPending: true, groupReady: false, checkpoint: null };
   }
 
   async #read(group: string, from: '0' | '>'): Promise<RawEntry[]> {
@@ -323,13 +353,11 @@ export class Projector {
   /** Holds (acquiring or renewing) the lock of one generation, or returns null when another process holds it. */
   async #lock(name: string, gen: number): Promise<Held | null> {
     const id = `${name}#${gen}`;
-    const key = this.#o.keys.projectionLock(name, gen);
     const now = Date.now();
     const held = this.#held.get(id);
     if (held) {
       if (now - held.renewedAt < this.#lockMs / 3) return held;
-      const still = await runScript(this.#o.redis, scripts.lock, [key], [held.token, 'renew', this.#lockMs]);
-      if (Number(still) === 1) {
+      if (await held.lock.renew()) {
         held.renewedAt = now;
         return held;
       }
@@ -338,16 +366,15 @@ export class Projector {
     }
     if (now - (this.#triedAt.get(id) ?? 0) < this.#lockMs / 3) return null;
     this.#triedAt.set(id, now);
-    const token = randomBytes(8).toString('hex');
-    const got = await this.#o.redis.set(key, token, 'PX', this.#lockMs, 'NX');
-    if (got !== 'OK') return null;
+    const lock = await tryLock(this.#o.redis, this.#o.keys.projectionLock(name, gen), this.#lockMs);
+    if (!lock) return null;
     // the generation may have been switched away and dropped (its lock with it) since this step read them
     const gens = await generationsOf(this.#o.redis, this.#o.keys, name);
     if (gen !== gens.active && gen !== gens.building) {
-      await runScript(this.#o.redis, scripts.lock, [key], [token, 'release']);
+      await lock.release();
       return null;
     }
-    const fresh = { token, renewedAt: now, drainPending: true, groupReady: false };
+    const fresh = this.#fresh(lock);
     this.#held.set(id, fresh);
     this.#o.log.info({ projection: name, gen }, 'projecting');
     return fresh;
@@ -384,16 +411,9 @@ export class Projector {
 
   /** Applies writes that come from no ledger entry: the checkpoint stays where it is. */
   async #writeOnly(name: string, gen: number, held: Held, writes: readonly Write[]): Promise<boolean> {
-    const { redis, keys } = this.#o;
-    const meta = genMetaKey(keys, name, gen);
-    const checkpoint = (await redis.hget(meta, 'checkpoint')) ?? '';
-    const result = await runScript(
-      redis,
-      scripts.projectionApply,
-      [keys.projectionLock(name, gen), meta, keys.events],
-      [held.token, keys.projectionGroup(name, gen), checkpoint, checkpoint, '', 0, 0, ...flatten(writes)],
-    );
-    if (result === 'OK') return true;
+    const checkpoint = await this.#checkpointOf(name, gen, held);
+    const call = { checkpoint, next: checkpoint, firstApplied: '', applied: 0, acks: [], writes };
+    if ((await this.#commit(name, gen, held, call)) === 'OK') return true;
     this.#held.delete(`${name}#${gen}`);
     return false;
   }
@@ -455,7 +475,7 @@ export class Projector {
   }
 }
 
-export const loadHistories = async (redis: Redis, keys: Keys, ids: readonly string[]) => {
+const loadHistories = async (redis: Redis, keys: Keys, ids: readonly string[]) => {
   const pipeline = redis.pipeline();
   for (const id of ids) pipeline.hget(keys.task(id), 'h');
   const replies = (await pipeline.exec()) ?? [];

@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../adapters/logging/logger.ts';
 import { compareLedgerIds, readLedger } from '../adapters/redis/ledger.ts';
 import { appendToArchive } from '../adapters/redis/ledger-archive.ts';
-import { runScript, scripts } from '../adapters/redis/scripts/index.ts';
+import { tryLock } from '../adapters/redis/lock.ts';
 import type { ExpungeCommit, RedisTaskStore, Snapshot } from '../adapters/redis/task-store.ts';
 import { sleep } from '../adapters/worker/sleep.ts';
 import { decide } from '../domain/task/decide.ts';
@@ -192,17 +191,13 @@ export class Retention {
   }
 
   async #acquireLock() {
-    const key = this.#keys.retentionLock;
-    const token = randomBytes(8).toString('hex');
-    if ((await this.#redis.set(key, token, 'PX', this.#lockMs, 'NX')) !== 'OK') return null;
+    const lock = await tryLock(this.#redis, this.#keys.retentionLock, this.#lockMs);
+    if (!lock) return null;
     return {
       renew: async () => {
-        const held = await runScript(this.#redis, scripts.lock, [key], [token, 'renew', this.#lockMs]);
-        if (Number(held) !== 1) throw new LockLost();
+        if (!(await lock.renew())) throw new LockLost();
       },
-      release: async () => {
-        await runScript(this.#redis, scripts.lock, [key], [token, 'release']).catch(() => undefined);
-      },
+      release: lock.release,
     };
   }
 }

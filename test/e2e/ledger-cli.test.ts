@@ -11,9 +11,9 @@ import { Projector } from '../../src/projections/projector.ts';
 import { activeKey, dailyUsage } from '../../src/projections/read-models.ts';
 import { Retention } from '../../src/projections/retention.ts';
 import { TASKS_PROJECTION, taskIndexKeys } from '../../src/projections/task-index.ts';
+import { runCli } from '../support/child-cli.ts';
 import { sleepMs } from '../support/commits.ts';
 import { finishTask } from '../support/finished-tasks.ts';
-import { runCli } from '../support/projection-state.ts';
 import { redisUrl, silentLog, testStore } from '../support/store.ts';
 
 /** `task-dispatcher ledger export` and `ledger replay`, run as an operator would: `node src/cli.ts …`. */

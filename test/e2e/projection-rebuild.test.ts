@@ -7,6 +7,7 @@ import { type TaskStatus, TERMINAL_STATUSES } from '../../src/domain/task/task.t
 import { generationsOf, genMetaKey } from '../../src/projections/generations.ts';
 import { PROJECTION_NAMES } from '../../src/projections/index.ts';
 import { STATUSES } from '../../src/projections/read-models.ts';
+import { runCli } from '../support/child-cli.ts';
 import { mulberry32 } from '../support/given.ts';
 import { answer, startTarget } from '../support/http-target.ts';
 import {
@@ -14,7 +15,6 @@ import {
   expectedProjections,
   type ProjectionSnapshot,
   prefixOf,
-  runCli,
   snapshotActive,
   snapshotPrefix,
   waitForProjections,

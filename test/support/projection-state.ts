@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../../src/adapters/redis/keys.ts';
 import type { Recorded } from '../../src/domain/task/events.ts';
@@ -166,34 +164,6 @@ export const expectedProjections = (
   }
   return { tasks, usage };
 };
-
-const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
-
-/** Runs `node src/cli.ts <args>` against the test Redis under `prefix`; resolves with its exit code and output. */
-export const runCli = (args: string[], env: Record<string, string>, timeoutMs = 30_000) =>
-  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      // vitest sets MODE=test, which the service's config (and so the CLI's) refuses
-      env: { ...process.env, MODE: 'worker', LOG_LEVEL: 'warn', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`cli ${args.join(' ')} did not finish within ${timeoutMs} ms; stderr: ${stderr.slice(-2000)}`));
-    }, timeoutMs);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
 
 /** The REDIS_PREFIX a service's keys were made with (keys.events is `<prefix>:{p0}:events`). */
 export const prefixOf = (keys: Keys) => keys.events.slice(0, keys.events.indexOf(':{'));
