@@ -55,4 +55,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
       name: {{ .Values.adminKeySecret.name }}
       key: {{ .Values.adminKeySecret.key }}
 {{- end }}
+{{- if .Values.encryptionKeySecret.name }}
+- name: ENCRYPTION_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.encryptionKeySecret.name }}
+      key: {{ .Values.encryptionKeySecret.key }}
+{{- end }}
 {{- end -}}

@@ -1,5 +1,6 @@
 import { type Static, Type } from 'typebox';
 import { Value } from 'typebox/value';
+import { DEFAULT_TIERS_SPEC, parseTiers } from '../../domain/client/tier.ts';
 
 const Seconds = (def: number, minimum = 0) => Type.Number({ minimum, default: def });
 
@@ -37,6 +38,24 @@ const Env = Type.Object({
   AS_OF_MAX_EVENTS: Type.Integer({ minimum: 1, default: 500_000 }),
   /** Guards the admin API (X-Admin-Key); unset = the admin API is disabled. */
   ADMIN_API_KEY: Type.String({ default: '' }),
+  /** keys: every /v1 call needs a client's API key; open: no auth, for local development only. */
+  AUTH_MODE: Type.Union([Type.Literal('keys'), Type.Literal('open')], { default: 'keys' }),
+  /** name:requests_per_minute:max_in_flight, comma-separated (see domain/client/tier.ts). */
+  TIERS: Type.String({ default: DEFAULT_TIERS_SPEC }),
+  /** Deliver to loopback, private, link-local and CGNAT addresses; cloud metadata addresses stay blocked. */
+  ALLOW_PRIVATE_URLS: Type.Boolean({ default: false }),
+  /** Targets allowed although private: hosts, host:port pairs or CIDR ranges, comma-separated. */
+  TARGET_ALLOWLIST: Type.String({ default: '' }),
+  /** Consecutive failures that open a target host's circuit breaker. */
+  CB_FAILURE_THRESHOLD: Type.Integer({ minimum: 1, default: 5 }),
+  /** How long a breaker stays open before it lets probes through (half-open). */
+  CB_TIMEOUT_SEC: Seconds(30, 0.001),
+  /** Probes let through while half-open; that many successes close the breaker. */
+  CB_MAX_REQUESTS: Type.Integer({ minimum: 1, default: 3 }),
+  /** Failure counts of a closed breaker are cleared this often. */
+  CB_INTERVAL_SEC: Seconds(60, 0.001),
+  /** 32 bytes, base64 or hex: secret header values are stored encrypted (AES-256-GCM); '' = stored as given. */
+  ENCRYPTION_KEY: Type.String({ default: '' }),
 });
 
 export type Config = Readonly<Static<typeof Env>>;
@@ -68,6 +87,11 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
   }
   if (value.RETRY_MAX_BACKOFF_SEC < value.RETRY_MIN_BACKOFF_SEC) {
     throw new Error('invalid environment: RETRY_MAX_BACKOFF_SEC must be at least RETRY_MIN_BACKOFF_SEC');
+  }
+  try {
+    parseTiers(value.TIERS);
+  } catch (err) {
+    throw new Error(`invalid environment: TIERS=${JSON.stringify(value.TIERS)}: ${(err as Error).message}`);
   }
   return Object.freeze(value);
 };

@@ -296,6 +296,7 @@ const SET_ELSEWHERE = {
   REDIS_SENTINEL_PASSWORD: 'redis.sentinel.passwordSecret',
   WORKER_ID: 'never shared: each pod defaults to its own',
   ADMIN_API_KEY: 'adminKeySecret',
+  ENCRYPTION_KEY: 'encryptionKeySecret',
   REDIS_DATA_DIR: 'only for a locally started redis-server',
 } as const;
 
