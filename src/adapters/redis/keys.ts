@@ -31,5 +31,21 @@ export const redisKeys = (prefix = 'td', partition = 'p0') => {
     archive: `${base}:archive`,
     /** Held by the one process that runs retention at a time. */
     retentionLock: `${base}:retention:lock`,
+    /** A registered client: hash of tier, enabled ('1'|'0'), scopes (comma-separated), key digest, times. */
+    client: (clientId: string) => `${base}:client:${clientId}`,
+    clientPrefix: `${base}:client:`,
+    /** Ids of every registered client. */
+    clients: `${base}:clients`,
+    /** SHA-256 hex digest of an API key → the client id it belongs to. */
+    apiKey: (digest: string) => `${base}:apikey:${digest}`,
+    /** One client's accepted enqueues of the last minute (sliding-window log). */
+    rateWindow: (clientId: string) => `${base}:rate:${clientId}`,
+    /** client id → dispatches of its tasks in flight (entries in the workers' pending lists), over all queues. */
+    inFlight: `${base}:inflight`,
+    /** A client's tasks that reached a worker while the client was at its in-flight limit: `<queue> <task id>`. */
+    parked: (clientId: string) => `${base}:parked:${clientId}`,
+    parkedPrefix: `${base}:parked:`,
+    /** Clients with parked tasks. */
+    parkedClients: `${base}:parked-clients`,
   };
 };
