@@ -4,10 +4,12 @@ import { hostname } from 'node:os';
 import { type Config, loadConfig } from './adapters/config/env.ts';
 import { createLogger, type Logger } from './adapters/logging/logger.ts';
 import { connected, createRedis } from './adapters/redis/client.ts';
+import { inFlightLimits } from './adapters/redis/in-flight.ts';
 import { redisKeys } from './adapters/redis/keys.ts';
 import { ensureLocalRedis } from './adapters/redis/local-server.ts';
 import { RedisTaskStore } from './adapters/redis/task-store.ts';
 import { startWorker } from './adapters/worker/worker.ts';
+import { parseTiers } from './domain/client/tier.ts';
 import { defaultQueues } from './domain/queue/queue.ts';
 import { PROJECTIONS } from './projections/index.ts';
 import { Projector } from './projections/projector.ts';
@@ -89,6 +91,7 @@ const main = async () => {
       concurrency: config.WORKER_CONCURRENCY,
       leaseMs: config.LEASE_SEC * 1000,
       log,
+      inFlightLimits: inFlightLimits(parseTiers(config.TIERS)),
     });
     for (const [name, stop] of worker.stops) stops.push([name, () => stop(config.SHUTDOWN_GRACE_SEC * 1000)]);
 

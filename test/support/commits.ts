@@ -32,12 +32,18 @@ export const decided = (
   return { events, after: events.reduce(evolve, task), commit: commitFor(task, events, opts) };
 };
 
-export type EnqueueOptions = { queue?: string; delayMs?: number; at?: number; request?: HttpRequestSpec };
+export type EnqueueOptions = {
+  queue?: string;
+  delayMs?: number;
+  at?: number;
+  request?: HttpRequestSpec;
+  clientId?: string;
+};
 
 export const enqueueDecided = (taskId: string, o: EnqueueOptions = {}): Decided =>
   decided(
     initialTask(taskId),
-    { type: 'EnqueueTask', data: { queue: o.queue ?? 'default', clientId: 'client-1', delayMs: o.delayMs ?? 0 } },
+    { type: 'EnqueueTask', data: { queue: o.queue ?? 'default', clientId: o.clientId ?? 'client-1', delayMs: o.delayMs ?? 0 } },
     o.at ?? T0,
     { request: o.request ?? REQUEST },
   );

@@ -14,6 +14,8 @@ export type TaskCommit = Readonly<{
   ack: boolean;
   ready: boolean;
   due: number | 'remove' | null;
+  /** Tagged on a new ready entry, so leasing can hold the client to its in-flight limit. */
+  clientId: string;
 }>;
 
 const isDueStatus = (s: Task['status']) => s === 'scheduled' || s === 'retrying';
@@ -44,5 +46,6 @@ export const commitFor = (
     ack: entryId !== null && after.status !== 'active',
     ready: after.status === 'pending' && before.status !== 'pending',
     due,
+    clientId: after.clientId,
   };
 };

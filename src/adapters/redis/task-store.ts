@@ -4,6 +4,7 @@ import type { Recorded } from '../../domain/task/events.ts';
 import { fold } from '../../domain/task/evolve.ts';
 import { type HttpRequestSpec, initialTask, type Task } from '../../domain/task/task.ts';
 import { decodeHistory, decodeRequest, encodeEvent, encodeRequest } from './codec.ts';
+import type { InFlightLimits } from './in-flight.ts';
 import type { Keys } from './keys.ts';
 import type { TaskCommit } from './placement.ts';
 import { runScript, scripts } from './scripts/index.ts';
@@ -87,7 +88,15 @@ export class RedisTaskStore {
   async commit(commits: readonly TaskCommit[], consumer = ''): Promise<CommitResult[]> {
     if (commits.length === 0) return [];
     const keys: string[] = [this.keys.events, this.keys.due];
-    const argv: (string | number)[] = [this.keys.workerGroup, consumer, this.keys.wake, commits.length];
+    const argv: (string | number)[] = [
+      this.keys.workerGroup,
+      consumer,
+      this.keys.wake,
+      commits.length,
+      this.keys.inFlight,
+      this.keys.parkedPrefix,
+      this.keys.parkedClients,
+    ];
     for (const c of commits) {
       keys.push(this.keys.task(c.taskId), this.keys.ready(c.queue));
       argv.push(
@@ -101,6 +110,7 @@ export class RedisTaskStore {
         c.ack ? 1 : 0,
         c.ready ? 1 : 0,
         c.due === null ? '' : c.due === 'remove' ? '-' : c.due,
+        c.clientId,
       );
     }
     const replies = (await guardStorage('commit', () => runScript(this.redis, scripts.commit, keys, argv))) as string[];
@@ -160,14 +170,28 @@ export class RedisTaskStore {
    * Leases up to the sum of quotas, in plan order (see `leasePlan`). When the queues held fewer, `waitFrom`
    * is where `waitForWork` must start watching so that nothing added since is missed.
    */
-  async lease(consumer: string, plan: readonly { name: string; quota: number }[]): Promise<LeaseResult> {
+  async lease(
+    consumer: string,
+    plan: readonly { name: string; quota: number }[],
+    limits: InFlightLimits = { encoded: '' },
+  ): Promise<LeaseResult> {
     const queues = plan.map((p) => p.name);
     const raw = (await guardStorage('lease', () =>
       runScript(
         this.redis,
         scripts.lease,
         queues.map((q) => this.keys.ready(q)),
-        [this.keys.workerGroup, consumer, this.keys.taskPrefix, ...plan.map((p) => p.quota)],
+        [
+          this.keys.workerGroup,
+          consumer,
+          this.keys.taskPrefix,
+          this.keys.clientPrefix,
+          this.keys.inFlight,
+          this.keys.parkedPrefix,
+          this.keys.parkedClients,
+          limits.encoded,
+          ...plan.map((p) => p.quota),
+        ],
       ),
     )) as (RawEntry | [0, ...string[]])[];
     const last = raw.at(-1);

@@ -10,6 +10,7 @@ import type { AttemptResponse, HttpRequestSpec, Task } from '../../domain/task/t
 import type { Dispatch } from '../http/dispatcher.ts';
 import type { Logger } from '../logging/logger.ts';
 import { CommitBatcher } from '../redis/commit-batcher.ts';
+import { type InFlightLimits, NO_LIMITS, unparkTasks } from '../redis/in-flight.ts';
 import { commitFor } from '../redis/placement.ts';
 import { type LeasedEntry, type RedisTaskStore, StorageError } from '../redis/task-store.ts';
 import { errorBackoffMs, sleep } from './sleep.ts';
@@ -27,6 +28,8 @@ export type ProcessorOptions = Readonly<{
   now?: () => number;
   random?: () => number;
   blockMs?: number;
+  /** The tiers' in-flight limits, held across all workers by the lease script. */
+  inFlightLimits?: InFlightLimits;
 }>;
 
 /** A leased task from the call until its result is committed; `calling` while the HTTP call runs. */
@@ -79,7 +82,7 @@ export class Processor {
   };
 
   constructor(options: ProcessorOptions) {
-    this.o = { now: Date.now, random: Math.random, blockMs: 1000, ...options };
+    this.o = { now: Date.now, random: Math.random, blockMs: 1000, inFlightLimits: NO_LIMITS, ...options };
     this.byName = new Map(options.queues.map((q) => [q.name, q]));
     // attempts end one by one; a short window turns their commits into a few round trips instead of one each
     this.completions = new CommitBatcher(options.store, options.workerId, { windowMs: 5 });
@@ -161,6 +164,7 @@ export class Processor {
         if (this.o.now() >= nextReclaimAt) {
           nextReclaimAt = this.o.now() + reclaimEveryMs;
           const names = queues.map((q) => q.name);
+          await this.unpark();
           const reclaimed = await this.o.store.reclaim(this.o.workerId, names, this.o.leaseMs, free);
           if (reclaimed.length > 0) {
             this.o.log.info({ count: reclaimed.length }, 'reclaimed expired leases');
@@ -168,7 +172,8 @@ export class Processor {
             continue;
           }
         }
-        const { entries, waitFrom } = await this.o.store.lease(this.o.workerId, leasePlan(free, queues, this.o.random));
+        const plan = leasePlan(free, queues, this.o.random);
+        const { entries, waitFrom } = await this.o.store.lease(this.o.workerId, plan, this.o.inFlightLimits);
         await this.take(entries, 'LeaseTask');
         // the queues are drained: asking again now would only come back empty, so wait for a new entry
         if (waitFrom) {
@@ -184,6 +189,12 @@ export class Processor {
         await sleep(errorBackoffMs(failures), this.stopping.signal);
       }
     }
+  }
+
+  /** Parked tasks of clients that have room again (a raised tier, a deleted client) go back to their queues. */
+  private async unpark(): Promise<void> {
+    const moved = await unparkTasks(this.o.store.redis, this.o.store.keys, this.o.inFlightLimits);
+    if (moved > 0) this.o.log.info({ count: moved }, 'parked tasks back on their queues');
   }
 
   /** The queues to lease from: all but the paused ones, as read at most PAUSED_REFRESH_MS ago. */

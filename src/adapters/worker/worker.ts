@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { QueueConfig } from '../../domain/queue/queue.ts';
 import { createHttpDispatcher } from '../http/dispatcher.ts';
 import type { Logger } from '../logging/logger.ts';
+import type { InFlightLimits } from '../redis/in-flight.ts';
 import type { Keys } from '../redis/keys.ts';
 import { RedisTaskStore } from '../redis/task-store.ts';
 import { Processor } from './processor.ts';
@@ -17,6 +18,7 @@ export type WorkerOptions = Readonly<{
   leaseMs: number;
   log: Logger;
   blockMs?: number;
+  inFlightLimits?: InFlightLimits;
 }>;
 
 export type RunningWorker = Readonly<{
@@ -38,6 +40,7 @@ export const startWorker = async (o: WorkerOptions): Promise<RunningWorker> => {
     leaseMs: o.leaseMs,
     log: o.log.child({ component: 'processor', workerId: o.workerId }),
     ...(o.blockMs === undefined ? {} : { blockMs: o.blockMs }),
+    ...(o.inFlightLimits === undefined ? {} : { inFlightLimits: o.inFlightLimits }),
   });
   const promoter = new Promoter({ store, subscriber: o.redis.subscriber, log: o.log.child({ component: 'promoter' }) });
   await processor.start();

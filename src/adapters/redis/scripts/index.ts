@@ -19,6 +19,7 @@ export const scripts = {
   expunge: load('expunge'),
   lock: load('lock'),
   projectionGeneration: load('projection-generation'),
+  unpark: load('unpark'),
 } as const;
 
 /** EVALSHA, falling back to EVAL once when the server does not have the script cached yet (NOSCRIPT). */
