@@ -49,6 +49,8 @@ describe('commitFor', () => {
       ack: false,
       ready: true,
       due: null,
+      // tags the ready entry, so leasing holds the client to its tier's in-flight limit
+      clientId: 'client-1',
     });
   });
 
@@ -120,6 +122,7 @@ describe('commitFor', () => {
       ack: true,
       ready: false,
       due: null,
+      clientId: 'client-1',
     });
   });
 
