@@ -194,7 +194,17 @@ const drive = async (total: number, chunk: number, inFlight: number, send: (n: n
 };
 
 const spawnOurs = (mode: 'api' | 'worker', redisUrl: string, extra: Record<string, string>) => {
-  const env: NodeJS.ProcessEnv = { ...process.env, MODE: mode, REDIS_URL: redisUrl, LOG_LEVEL: 'warn', ...extra };
+  // the sink listens on 127.0.0.1, which the SSRF guard blocks by default
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    MODE: mode,
+    REDIS_URL: redisUrl,
+    LOG_LEVEL: 'warn',
+    ALLOW_PRIVATE_URLS: 'true',
+    // the benchmark compares the task path with BullMQ's, which has no API keys either
+    AUTH_MODE: 'open',
+    ...extra,
+  };
   for (const key of ['REDIS_SENTINEL_ADDR', 'REDIS_PREFIX', 'WORKER_ID', 'REDIS_PASSWORD']) delete env[key];
   return track(spawn(process.execPath, [root('src/main.ts')], { env, stdio: ['ignore', 'inherit', 'inherit'] }));
 };

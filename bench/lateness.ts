@@ -61,6 +61,10 @@ const services = modes.map((mode) =>
         PORT: String(apiPort),
         LOG_LEVEL: 'warn',
         WORKER_CONCURRENCY: CONCURRENCY,
+        // the sink listens on 127.0.0.1, which the SSRF guard blocks by default
+        ALLOW_PRIVATE_URLS: 'true',
+        // the load generator has no API key; lateness is about the task path, not auth
+        AUTH_MODE: 'open',
       },
       stdio: ['ignore', 'inherit', 'inherit'],
     }),

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import * as clients from './cli/clients.ts';
 import { closeContext, openContext, UsageError } from './cli/context.ts';
 import * as ledger from './cli/ledger.ts';
 import * as projections from './cli/projections.ts';
@@ -13,6 +14,14 @@ const USAGE = `usage: task-dispatcher <command>
                                   to stdout or FILE
   ledger replay FILE [FILE...]    rebuild every projection from archive files (ledger-*.ndjson), then
                                   from the ledger in Redis, so the read models count the archived history
+  clients list                    the registered API clients: tier, enabled, scopes (never their keys)
+  clients create <id> [--tier t] [--scopes a,b]
+                                  register a client (unless given: tier free, or the first in TIERS; scopes
+                                  enqueue,read) and print its API key, once
+  clients rotate <id>             print a new API key for the client; the old one stops working
+  clients disable <id>            its key answers 403 until enabled again
+  clients enable <id>
+  clients delete <id>             remove the client; its key stops working (its tasks stay)
 
 Configuration comes from the same environment variables as the service (REDIS_URL, REDIS_PREFIX, ...).`;
 
@@ -24,6 +33,12 @@ const COMMANDS: Record<string, Command> = {
   'projections run': (ctx) => projections.run(ctx),
   'ledger export': (ctx, args) => ledger.exportLedger(ctx, args),
   'ledger replay': (ctx, args) => ledger.replayLedger(ctx, args),
+  'clients list': (ctx) => clients.list(ctx),
+  'clients create': (ctx, args) => clients.create(ctx, args),
+  'clients rotate': (ctx, args) => clients.rotate(ctx, args),
+  'clients disable': (ctx, args) => clients.setEnabled(ctx, args, false),
+  'clients enable': (ctx, args) => clients.setEnabled(ctx, args, true),
+  'clients delete': (ctx, args) => clients.remove(ctx, args),
 };
 
 const main = async (argv: string[]) => {

@@ -2,14 +2,17 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type Config, loadConfig } from './adapters/config/env.ts';
+import { createHeaderCipher, parseEncryptionKey } from './adapters/crypto/header-cipher.ts';
 import { createLogger, type Logger } from './adapters/logging/logger.ts';
 import { connected, createRedis } from './adapters/redis/client.ts';
+import { ClientRegistry } from './adapters/redis/client-registry.ts';
 import { inFlightLimits } from './adapters/redis/in-flight.ts';
 import { redisKeys } from './adapters/redis/keys.ts';
 import { ensureLocalRedis } from './adapters/redis/local-server.ts';
 import { RedisTaskStore } from './adapters/redis/task-store.ts';
 import { startWorker } from './adapters/worker/worker.ts';
 import { parseTiers } from './domain/client/tier.ts';
+import { parseTargetAllowlist } from './domain/net/target-policy.ts';
 import { defaultQueues } from './domain/queue/queue.ts';
 import { PROJECTIONS } from './projections/index.ts';
 import { Projector } from './projections/projector.ts';
@@ -50,6 +53,11 @@ const main = async () => {
     Math.round(config.TASK_TIMEOUT_SEC * 1000),
   );
   const keys = redisKeys(config.REDIS_PREFIX);
+  const targets = {
+    allowPrivate: config.ALLOW_PRIVATE_URLS,
+    allowlist: parseTargetAllowlist(config.TARGET_ALLOWLIST),
+  };
+  const cipher = config.ENCRYPTION_KEY ? createHeaderCipher(parseEncryptionKey(config.ENCRYPTION_KEY)) : null;
   const runApi = config.MODE !== 'worker';
   const runWorker = config.MODE !== 'api';
   const mainRedis = createRedis(config, runApi ? 'api' : 'worker', 'main');
@@ -66,16 +74,20 @@ const main = async () => {
   if (runApi) {
     // loaded only when serving HTTP: a worker process starts without fastify (about 1 s less CPU at start)
     const { buildApp } = await import('./api/app.ts');
-    const store = new RedisTaskStore(mainRedis, keys);
+    const store = new RedisTaskStore(mainRedis, keys, { cipher });
     const app = await buildApp({
       store,
       queueNames: queues.map((q) => q.name),
       log,
       adminKey: config.ADMIN_API_KEY,
       asOfMaxEvents: config.AS_OF_MAX_EVENTS,
+      targets,
+      authMode: config.AUTH_MODE,
+      tiers: parseTiers(config.TIERS),
     });
     await app.listen({ port: config.PORT, host: '0.0.0.0' });
     stops.push(['http server', () => app.close()]);
+    await announceAuth(config.AUTH_MODE, new ClientRegistry(mainRedis, keys), log);
   }
   if (runWorker) {
     // a worker-only process reuses its main connection (opened as a worker one) instead of opening another
@@ -92,6 +104,14 @@ const main = async () => {
       leaseMs: config.LEASE_SEC * 1000,
       log,
       inFlightLimits: inFlightLimits(parseTiers(config.TIERS)),
+      breaker: {
+        failureThreshold: config.CB_FAILURE_THRESHOLD,
+        openMs: Math.round(config.CB_TIMEOUT_SEC * 1000),
+        maxProbes: config.CB_MAX_REQUESTS,
+        intervalMs: Math.round(config.CB_INTERVAL_SEC * 1000),
+      },
+      cipher,
+      targets,
     });
     for (const [name, stop] of worker.stops) stops.push([name, () => stop(config.SHUTDOWN_GRACE_SEC * 1000)]);
 
@@ -119,7 +139,12 @@ const main = async () => {
     retention.start();
     stops.push(['retention', () => retention.stop()]);
   }
-  log.info({ mode: config.MODE, port: runApi ? config.PORT : undefined, workerId }, 'task dispatcher started');
+  // the key id (not the key) lets an operator see that every process runs with the same ENCRYPTION_KEY
+  const encryptionKeyId = cipher?.keyId ?? null;
+  log.info(
+    { mode: config.MODE, port: runApi ? config.PORT : undefined, workerId, encryptionKeyId },
+    'task dispatcher started',
+  );
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -145,6 +170,21 @@ const main = async () => {
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
+};
+
+/** AUTH_MODE=open is for local development only; in keys mode a fresh install first needs a client and its key. */
+const announceAuth = async (mode: Config['AUTH_MODE'], clients: ClientRegistry, log: Logger) => {
+  if (mode === 'open') {
+    log.warn(
+      'AUTH_MODE=open: /v1 accepts every call without an API key and without rate limits; for local development only',
+    );
+    return;
+  }
+  if ((await clients.count().catch(() => 1)) > 0) return;
+  log.warn(
+    { create: 'npm run cli -- clients create my-service' },
+    'no API client is registered yet: every /v1 call answers 401 until one is created (the command prints its key)',
+  );
 };
 
 const runAll = async (steps: readonly [string, () => Promise<void>][], log: Logger) => {

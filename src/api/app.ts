@@ -1,9 +1,17 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from '../adapters/logging/logger.ts';
+import { ClientRegistry } from '../adapters/redis/client-registry.ts';
+import { RateLimiter } from '../adapters/redis/rate-limiter.ts';
 import type { RedisTaskStore } from '../adapters/redis/task-store.ts';
+import { DEFAULT_TIERS_SPEC, parseTiers, type Tiers } from '../domain/client/tier.ts';
+import type { TargetPolicy } from '../domain/net/target-policy.ts';
 import { MAX_TASK_BYTES } from '../domain/task/validate.ts';
+import { type AuthMode, registerAuth } from './auth.ts';
 import { errorHandler } from './errors.ts';
+import { registerJsonBodyParser } from './json-body.ts';
+import { enqueueQuota } from './quota.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { clientRoutes } from './routes/clients.ts';
 import { healthRoutes } from './routes/health.ts';
 import { queueControlRoutes, readRoutes } from './routes/read.ts';
 import { taskRoutes } from './routes/tasks.ts';
@@ -16,6 +24,12 @@ export type AppDeps = Readonly<{
   /** ADMIN_API_KEY; '' disables the admin API. */
   adminKey?: string;
   asOfMaxEvents?: number;
+  /** The SSRF guard's settings, to refuse blocked IP-literal targets at enqueue; main.ts always passes them. */
+  targets?: TargetPolicy;
+  /** AUTH_MODE: `keys` (the default) needs a client's API key on every /v1 call; `open` is for local development. */
+  authMode?: AuthMode;
+  /** TIERS: each client's enqueue rate limit comes from its tier. */
+  tiers?: Tiers;
 }>;
 
 /** Builds the HTTP API from its dependencies; nothing here reads the environment. */
@@ -26,6 +40,9 @@ export const buildApp = async ({
   now = Date.now,
   adminKey = '',
   asOfMaxEvents = 500_000,
+  targets,
+  authMode = 'keys',
+  tiers = parseTiers(DEFAULT_TIERS_SPEC),
 }: AppDeps): Promise<FastifyInstance> => {
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
@@ -40,13 +57,19 @@ export const buildApp = async ({
   app.setErrorHandler(errorHandler);
   // only JSON bodies are accepted; anything else is 415 rather than a parse error
   app.removeContentTypeParser('text/plain');
+  registerJsonBodyParser(app);
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url}` }),
   );
+  const clients = new ClientRegistry(store.redis, store.keys);
+  // before the routes, so that its hook covers every /v1 route
+  registerAuth(app, { mode: authMode, authenticate: (key) => clients.authenticate(key) });
+  const quota = enqueueQuota(authMode === 'keys' ? new RateLimiter(store.redis, store.keys) : null, tiers);
   await app.register(healthRoutes, { redis: store.redis, keys: store.keys });
-  await app.register(taskRoutes, { store, queueNames, now });
+  await app.register(taskRoutes, { store, queueNames, now, targets, quota });
   await app.register(readRoutes, { store, queueNames, now, asOfMaxEvents });
   await app.register(queueControlRoutes, { store, queueNames });
   await app.register(adminRoutes, { store, adminKey });
+  await app.register(clientRoutes, { clients, tiers, adminKey });
   return app;
 };

@@ -48,6 +48,10 @@ export const TaskReply = Type.Object({
       error: Nullable(Type.String()),
     }),
   ),
+  /** Only on GET /v1/tasks/:id: the target without its body, secret header values masked (api/views.ts). */
+  request: Type.Optional(
+    Type.Object({ url: Type.String(), method: Type.String(), headers: Type.Record(Type.String(), Type.String()) }),
+  ),
 });
 
 export const HistoryReply = Type.Object({

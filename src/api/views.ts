@@ -1,5 +1,6 @@
 import type { Recorded } from '../domain/task/events.ts';
-import type { Task } from '../domain/task/task.ts';
+import { maskHeaders } from '../domain/task/secrets.ts';
+import type { HttpRequestSpec, Task } from '../domain/task/task.ts';
 
 /** The wire format keeps the seed's snake_case and RFC 3339 times; the conversion happens only here. */
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -29,4 +30,14 @@ export const eventView = (e: Recorded) => ({
   data: Object.fromEntries(
     Object.entries(e.data).map(([k, v]) => [snake(k), isTimeField(k) && typeof v === 'number' ? iso(v) : v]),
   ),
+});
+
+/**
+ * The target request as a single task's view shows it, Cloud Tasks' BASIC view: no body (it can be large and
+ * hold secrets no header name reveals), secret header values masked.
+ */
+export const requestView = (request: HttpRequestSpec) => ({
+  url: request.url,
+  method: request.method,
+  headers: maskHeaders(request.headers),
 });

@@ -3,12 +3,13 @@ import { batchStart, type LedgerEvent, type PlanContext, type Projection, utcDay
 
 /**
  * The `usage` projection: per queue and per client, per UTC day, how many tasks were enqueued, attempted,
- * succeeded and failed, and a histogram of attempt latencies (`l<bucket>` fields, see latency.ts). A live
- * task's queue and client are kept in `rec` (a finished task's are dropped: no more counts can come for it).
+ * succeeded, failed and deferred (turned away by a circuit breaker), and a histogram of attempt latencies
+ * (`l<bucket>` fields, see latency.ts). A live task's queue and client are kept in `rec` (a finished task's are
+ * dropped: no more counts can come for it).
  */
 export const USAGE_PROJECTION = 'usage';
 
-export const USAGE_COUNTS = ['enqueued', 'attempts', 'succeeded', 'failed'] as const;
+export const USAGE_COUNTS = ['enqueued', 'attempts', 'succeeded', 'failed', 'deferred'] as const;
 export type UsageCount = (typeof USAGE_COUNTS)[number];
 
 export const usageKeys = (key: PlanContext['key']) => ({
@@ -32,6 +33,8 @@ const counted = (e: LedgerEvent): [string, number][] => {
       return [['succeeded', 1]];
     case 'failed':
       return [['failed', 1]];
+    case 'deferred':
+      return [['deferred', 1]];
     default:
       return [];
   }

@@ -7,7 +7,12 @@ let ctx: ReturnType<typeof testStore>;
 let app: Awaited<ReturnType<typeof buildApp>>;
 beforeAll(async () => {
   ctx = testStore();
-  app = await buildApp({ store: ctx.store, queueNames: ['critical', 'default', 'low'], log: silentLog });
+  app = await buildApp({
+    store: ctx.store,
+    queueNames: ['critical', 'default', 'low'],
+    log: silentLog,
+    authMode: 'open',
+  });
 });
 afterAll(async () => {
   await app.close();

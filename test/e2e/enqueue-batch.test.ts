@@ -12,7 +12,7 @@ let ctx: ReturnType<typeof testStore>;
 let app: Awaited<ReturnType<typeof buildApp>>;
 beforeAll(async () => {
   ctx = testStore();
-  app = await buildApp({ store: ctx.store, queueNames: QUEUES, log: silentLog, now: () => NOW });
+  app = await buildApp({ store: ctx.store, queueNames: QUEUES, log: silentLog, now: () => NOW, authMode: 'open' });
 });
 afterAll(async () => {
   await app.close();
@@ -234,7 +234,12 @@ test('a Redis failure answers 503 for the whole request', async () => {
   // never connected, no offline queue: every command fails at once
   const redis = new Redis(redisUrl(), { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
   redis.on('error', () => {});
-  const down = await buildApp({ store: new RedisTaskStore(redis, ctx.keys), queueNames: QUEUES, log: silentLog });
+  const down = await buildApp({
+    store: new RedisTaskStore(redis, ctx.keys),
+    queueNames: QUEUES,
+    log: silentLog,
+    authMode: 'open',
+  });
   try {
     const res = await down.inject({
       method: 'POST',

@@ -27,7 +27,7 @@ test('a batch of the replaced generation that lands while it is being dropped wr
   const ctx = testStore();
   cleanups.push(ctx.close);
   const { redis, keys, store } = ctx;
-  const app = await buildApp({ store, queueNames: ['critical', 'default', 'low'], log: silentLog });
+  const app = await buildApp({ store, queueNames: ['critical', 'default', 'low'], log: silentLog, authMode: 'open' });
   cleanups.push(() => app.close());
   for (let i = 0; i < 30; i++) {
     const res = await app.inject({

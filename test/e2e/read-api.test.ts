@@ -410,6 +410,7 @@ describe('GET /v1/queues and /v1/queues/:queue', () => {
       queueNames: [...QUEUES],
       log: silentLog,
       asOfMaxEvents: 10,
+      authMode: 'open',
     });
     try {
       const res = await app.inject({ method: 'GET', url: `/v1/queues/low?as_of=${new Date().toISOString()}` });

@@ -68,7 +68,7 @@ test('with REDIS_SENTINEL_ADDR set it finds the master through Sentinel and serv
   cleanups.push(() => redis.disconnect());
   await connected(redis);
   const store = new RedisTaskStore(redis, redisKeys('td'));
-  const app = await buildApp({ store, queueNames: ['critical', 'default', 'low'], log: silentLog });
+  const app = await buildApp({ store, queueNames: ['critical', 'default', 'low'], log: silentLog, authMode: 'open' });
   cleanups.push(() => app.close());
 
   const res = await app.inject({

@@ -22,7 +22,12 @@ const setup = async () => {
   const prefix = `t-${randomUUID()}`;
   const { redis, close } = testStore(prefix);
   const store = new RedisTaskStore(redis, redisKeys(prefix));
-  const app = await buildApp({ store, queueNames: ['critical', 'default', 'low'], log: pino({ level: 'silent' }) });
+  const app = await buildApp({
+    store,
+    queueNames: ['critical', 'default', 'low'],
+    log: pino({ level: 'silent' }),
+    authMode: 'open',
+  });
   cleanups.push(close, () => app.close());
   const worker = (name: string, env: Record<string, string> = {}): ChildService => {
     const w = spawnService({

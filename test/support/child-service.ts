@@ -15,10 +15,15 @@ export type ChildService = Readonly<{
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }>;
 
-/** Runs `node src/main.ts` as its own process, as an operator would, so a test can signal or kill it. */
+/**
+ * Runs `node src/main.ts` as its own process, as an operator would, so a test can signal or kill it.
+ * ALLOW_PRIVATE_URLS defaults to true (the tests' targets listen on 127.0.0.1) unless `env` sets it.
+ * AUTH_MODE defaults to open (most tests call /v1 without a key) unless `env` sets it; the service's own default
+ * is keys.
+ */
 export const spawnService = (env: Record<string, string>): ChildService => {
   const child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, LOG_LEVEL: 'info', ALLOW_PRIVATE_URLS: 'true', AUTH_MODE: 'open', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];

@@ -43,7 +43,10 @@ export type EnqueueOptions = {
 export const enqueueDecided = (taskId: string, o: EnqueueOptions = {}): Decided =>
   decided(
     initialTask(taskId),
-    { type: 'EnqueueTask', data: { queue: o.queue ?? 'default', clientId: o.clientId ?? 'client-1', delayMs: o.delayMs ?? 0 } },
+    {
+      type: 'EnqueueTask',
+      data: { queue: o.queue ?? 'default', clientId: o.clientId ?? 'client-1', delayMs: o.delayMs ?? 0 },
+    },
     o.at ?? T0,
     { request: o.request ?? REQUEST },
   );

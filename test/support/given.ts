@@ -2,6 +2,7 @@ import { expect } from 'vitest';
 import type { RetryPolicy } from '../../src/domain/retry/backoff.ts';
 import type {
   CancelTask,
+  DeferTask,
   EnqueueTask,
   LeaseTask,
   ReclaimTask,
@@ -15,6 +16,7 @@ import type {
   Recorded,
   TaskAttempted,
   TaskCancelled,
+  TaskDeferred,
   TaskEnqueued,
   TaskEvent,
   TaskFailed,
@@ -111,6 +113,11 @@ export const leaseExpired = (attempt: number, workerId = WORKER, reclaimedBy = O
   data: { attempt, workerId, reclaimedBy },
 });
 export const cancelled = (by = 'api'): TaskCancelled => ({ type: 'cancelled', data: { by } });
+export const HOST = '127.0.0.1:9000';
+export const deferred = (dueAt: number, reason: TaskDeferred['data']['reason'] = 'breaker open'): TaskDeferred => ({
+  type: 'deferred',
+  data: { host: HOST, reason, dueAt },
+});
 
 // commands
 
@@ -133,6 +140,10 @@ export const reclaim = (workerId = OTHER_WORKER, retry = RETRY): ReclaimTask => 
   data: { workerId, retry },
 });
 export const cancel = (by = 'api'): CancelTask => ({ type: 'CancelTask', data: { by } });
+export const defer = (dueAt: number, reason: DeferTask['data']['reason'] = 'breaker open'): DeferTask => ({
+  type: 'DeferTask',
+  data: { host: HOST, reason, dueAt },
+});
 
 // histories that leave a task in each status
 
@@ -188,4 +199,5 @@ export const EVERY_EVENT_TYPE: readonly TaskEvent[] = [
   failed(3, 'attempts exhausted'),
   cancelled('api'),
   { type: 'expunged', data: { by: 'retention', status: 'succeeded', queue: 'critical', clientId: 'billing' } },
+  deferred(T0 + 90_000, 'breaker probing'),
 ];

@@ -111,6 +111,7 @@ const countedFields = (e: Recorded): string[] => {
       return ['attempts', `l${latencyBucket(e.data.latencyMs)}`];
     case 'succeeded':
     case 'failed':
+    case 'deferred':
       return [e.type];
     default:
       return [];

@@ -34,8 +34,9 @@ const WORKERS = ['worker-a', 'worker-b', 'worker-c'];
 /**
  * Tasks driven through the real domain and the real commit (and expunge) scripts, as the service would, on a
  * virtual clock of their own so that their events fall on several UTC days: delays, leases, successes, 5xx and
- * network errors with retries, attempts exhausted, expired leases taken over, cancels, expunges. Seeded, so a run
- * is reproducible. `histories` holds every task's committed events, the truth the read models are checked against.
+ * network errors with retries, attempts exhausted, expired leases taken over, deferrals, cancels, expunges. Seeded,
+ * so a run is reproducible. `histories` holds every task's committed events, the truth the read models are checked
+ * against.
  */
 export class Workload {
   readonly histories = new Map<string, Recorded[]>();
@@ -162,9 +163,13 @@ export class Workload {
     const retry = this.#o.retry;
     switch (task.status) {
       case 'pending':
-        return r < 0.08
-          ? { command: { type: 'CancelTask', data: { by: 'api' } }, now: at }
-          : { command: { type: 'LeaseTask', data: { workerId: this.#pick(WORKERS) } }, now: at };
+        if (r < 0.08) return { command: { type: 'CancelTask', data: { by: 'api' } }, now: at };
+        // a worker turns it away: its host's circuit breaker is open
+        if (r < 0.14) {
+          const data = { host: 'target.example:443', reason: 'breaker open', dueAt: at + 30_000 } as const;
+          return { command: { type: 'DeferTask', data }, now: at };
+        }
+        return { command: { type: 'LeaseTask', data: { workerId: this.#pick(WORKERS) } }, now: at };
       case 'scheduled':
       case 'retrying':
         return r < 0.1

@@ -1,6 +1,8 @@
 import { type Static, Type } from 'typebox';
 import { Value } from 'typebox/value';
 import { DEFAULT_TIERS_SPEC, parseTiers } from '../../domain/client/tier.ts';
+import { parseTargetAllowlist } from '../../domain/net/target-policy.ts';
+import { parseEncryptionKey } from '../crypto/header-cipher.ts';
 
 const Seconds = (def: number, minimum = 0) => Type.Number({ minimum, default: def });
 
@@ -92,6 +94,17 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
     parseTiers(value.TIERS);
   } catch (err) {
     throw new Error(`invalid environment: TIERS=${JSON.stringify(value.TIERS)}: ${(err as Error).message}`);
+  }
+  try {
+    parseTargetAllowlist(value.TARGET_ALLOWLIST);
+  } catch (err) {
+    throw new Error(`invalid environment: ${(err as Error).message}`);
+  }
+  try {
+    if (value.ENCRYPTION_KEY !== '') parseEncryptionKey(value.ENCRYPTION_KEY);
+  } catch (err) {
+    // the value itself is never quoted: a near miss of the real key is still a secret
+    throw new Error(`invalid environment: ENCRYPTION_KEY ${(err as Error).message}`);
   }
   return Object.freeze(value);
 };

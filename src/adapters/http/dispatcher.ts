@@ -1,5 +1,8 @@
 import { Agent, request } from 'undici';
+import type { TargetPolicy } from '../../domain/net/target-policy.ts';
+import { retryAfterMs } from '../../domain/retry/retry-after.ts';
 import type { AttemptResponse, HttpRequestSpec } from '../../domain/task/task.ts';
+import { BlockedDestinationError, guardedConnector, type ResolveHost, systemResolver } from './guarded-connect.ts';
 
 export type Dispatch = (
   target: HttpRequestSpec,
@@ -10,13 +13,32 @@ export type Dispatch = (
 
 export type HttpDispatcher = Readonly<{ dispatch: Dispatch; close: () => Promise<void> }>;
 
+export type HttpDispatcherOptions = Readonly<{
+  /** The SSRF guard's settings (ALLOW_PRIVATE_URLS, TARGET_ALLOWLIST). */
+  targets: TargetPolicy;
+  /** How target host names are resolved; the system resolver by default. */
+  resolveHost?: ResolveHost;
+}>;
+
 /**
  * Makes one attempt: one overall deadline covers connect, headers and body (undici's own per-phase timeouts
- * are off, they would cut long calls at 300 s), redirects are not followed, the response body is drained.
- * Never throws: every outcome is an AttemptResponse for the domain to classify.
+ * are off, they would cut long calls at 300 s), redirects are not followed (undici's request() follows none
+ * unless a redirect interceptor is composed in, so a 3xx is a failed attempt), the response body is drained.
+ * Every connection goes through the SSRF guard (guarded-connect.ts): a blocked destination is a permanent
+ * failure. A 429 or 503 carries the wait its Retry-After asks for. Never throws: every outcome is an
+ * AttemptResponse for the domain to classify.
  */
-export const createHttpDispatcher = (): HttpDispatcher => {
-  const agent = new Agent({ headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 10_000, connections: null });
+export const createHttpDispatcher = ({
+  targets,
+  resolveHost = systemResolver,
+}: HttpDispatcherOptions): HttpDispatcher => {
+  const agent = new Agent({
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    keepAliveTimeout: 10_000,
+    connections: null,
+    connect: guardedConnector({ policy: targets, resolve: resolveHost, timeoutMs: 10_000 }),
+  });
   const dispatch: Dispatch = async (target, extraHeaders, deadlineMs, cancel) => {
     const started = performance.now();
     const latency = () => Math.round(performance.now() - started);
@@ -40,9 +62,19 @@ export const createHttpDispatcher = (): HttpDispatcher => {
       });
       await res.body.dump({ limit: 64 * 1024 });
       const ok = res.statusCode >= 200 && res.statusCode < 300;
-      return { status: res.statusCode, latencyMs: latency(), error: ok ? null : `HTTP ${res.statusCode}` };
+      const header = res.headers['retry-after'];
+      const wait = retryAfterMs(res.statusCode, Array.isArray(header) ? header[0] : header, Date.now());
+      return {
+        status: res.statusCode,
+        latencyMs: latency(),
+        error: ok ? null : `HTTP ${res.statusCode}`,
+        ...(wait === null ? {} : { retryAfterMs: wait }),
+      };
     } catch (err) {
       let error: string;
+      const blocked = blockedBy(err);
+      if (blocked)
+        return { status: null, latencyMs: latency(), error: `blocked destination: ${blocked}`, permanent: true };
       if (deadlineHit) error = `deadline of ${deadlineMs} ms exceeded`;
       else if (cancel.aborted) error = `cancelled: ${String(cancel.reason ?? 'aborted')}`;
       else {
@@ -57,4 +89,16 @@ export const createHttpDispatcher = (): HttpDispatcher => {
     }
   };
   return { dispatch, close: () => agent.close() };
+};
+
+/** The guard's refusal, if that is what failed the request (undici may wrap the connect error). */
+const blockedBy = (err: unknown): string | null => {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof BlockedDestinationError) return e.message;
+    if (e instanceof AggregateError) {
+      const inner = e.errors.find((x) => x instanceof BlockedDestinationError);
+      if (inner) return (inner as Error).message;
+    }
+  }
+  return null;
 };

@@ -1,6 +1,55 @@
-import { type Logger, pino } from 'pino';
+import { type DestinationStream, type Logger, pino, stdSerializers } from 'pino';
+import { isSecretHeader, SECRET_MASK } from '../../domain/task/secrets.ts';
 
 export type { Logger };
 
-/** JSON logs on stdout; secrets in headers never reach them because only ids and outcomes are logged. */
-export const createLogger = (level: string): Logger => pino({ level, base: { service: 'task-dispatcher' } });
+const MAX_DEPTH = 6;
+
+/** pino's serialized errors (and the errors nested in them) inherit from this rather than from Object. */
+const SERIALIZED_ERROR: unknown = Object.getPrototypeOf(stdSerializers.err(new Error('probe')));
+
+const isPlain = (value: object): boolean => {
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null || proto === SERIALIZED_ERROR;
+};
+
+/**
+ * Masks the value of every property named like a secret header (domain/task/secrets.ts) in plain objects and
+ * arrays, at any depth up to MAX_DEPTH. Copy on write: the caller's object is never changed, and an object
+ * without secrets is returned as it is, so the usual log line allocates nothing here.
+ */
+export const maskSecrets = <T>(value: T, depth = 0): T => {
+  if (value === null || typeof value !== 'object' || depth > MAX_DEPTH) return value;
+  if (Array.isArray(value)) {
+    const items = value.map((item) => maskSecrets(item, depth + 1));
+    return (items.some((item, i) => item !== value[i]) ? items : value) as T;
+  }
+  if (!isPlain(value)) return value;
+  const source = value as Record<string, unknown>;
+  let copy: Record<string, unknown> | null = null;
+  for (const key of Object.keys(source)) {
+    const item = source[key];
+    const masked =
+      isSecretHeader(key) && item !== undefined && item !== null ? SECRET_MASK : maskSecrets(item, depth + 1);
+    if (masked !== item) {
+      copy ??= { ...source };
+      copy[key] = masked;
+    }
+  }
+  return (copy ?? value) as T;
+};
+
+/**
+ * JSON logs, on stdout unless `destination` is given. Code logs ids and outcomes, never a task's request; as a
+ * second line of defence, secret header values anywhere in a logged object or error are masked. Message
+ * strings are not scanned, so they must never carry request data.
+ */
+export const createLogger = (level: string, destination?: DestinationStream): Logger => {
+  const options = {
+    level,
+    base: { service: 'task-dispatcher' },
+    formatters: { log: (object: Record<string, unknown>) => maskSecrets(object) },
+    serializers: { err: (err: Error) => maskSecrets(stdSerializers.err(err)) },
+  };
+  return destination ? pino(options, destination) : pino(options);
+};

@@ -1,5 +1,7 @@
 import { EVENT_SCHEMA_VERSION, type Recorded, type TaskEvent } from '../../domain/task/events.ts';
+import { hasSecretHeaders, mapSecretHeaders, maskHeaders } from '../../domain/task/secrets.ts';
 import type { HttpRequestSpec } from '../../domain/task/task.ts';
+import type { HeaderCipher } from '../crypto/header-cipher.ts';
 
 /**
  * Events are stored as one compact JSON line each, in the task's history and in the ledger stream:
@@ -24,6 +26,44 @@ export const upcast = (e: Recorded): Recorded => {
   return e;
 };
 
-export const encodeRequest = (r: HttpRequestSpec): string => JSON.stringify(r);
-export const decodeRequest = (raw: string): HttpRequestSpec | null =>
-  raw === '' ? null : (JSON.parse(raw) as HttpRequestSpec);
+/**
+ * The target request is stored once per task, as JSON. With a cipher, secret header values are sealed
+ * (see domain/task/secrets.ts, adapters/crypto/header-cipher.ts) and `sealed: 1` says so; without one they
+ * are stored as given. A request without secret headers is stored as given either way.
+ */
+type StoredRequest = HttpRequestSpec & { sealed?: 1 };
+
+/** What a sealed value is bound to: its task, its header (any letter case) and the target URL. */
+const sealContext = (taskId: string, name: string, url: string) => `${taskId}\n${name.toLowerCase()}\n${url}`;
+
+export const encodeRequest = (r: HttpRequestSpec, taskId = '', cipher: HeaderCipher | null = null): string => {
+  if (!cipher || !hasSecretHeaders(r.headers)) return JSON.stringify(r);
+  const headers = mapSecretHeaders(r.headers, (name, value) => cipher.seal(value, sealContext(taskId, name, r.url)));
+  return JSON.stringify({ ...r, headers, sealed: 1 } satisfies StoredRequest);
+};
+
+const parseRequest = (raw: string): StoredRequest => {
+  try {
+    return JSON.parse(raw) as StoredRequest;
+  } catch {
+    // not the parser's message: it quotes the start of the input, which may hold a secret
+    throw new Error('the stored request is not valid JSON');
+  }
+};
+
+/** For dispatch only: the request with its secret header values opened. Throws when they cannot be opened. */
+export const decodeRequest = (raw: string, taskId = '', cipher: HeaderCipher | null = null): HttpRequestSpec | null => {
+  if (raw === '') return null;
+  const { sealed, ...request } = parseRequest(raw);
+  if (!sealed) return request;
+  if (!cipher) throw new Error('its secret headers are stored encrypted and ENCRYPTION_KEY is not set');
+  const open = (name: string, value: string) => cipher.open(value, sealContext(taskId, name, request.url));
+  return { ...request, headers: mapSecretHeaders(request.headers, open) };
+};
+
+/** For reads: the request with its secret header values masked. Nothing is decrypted, no key is needed. */
+export const decodeMaskedRequest = (raw: string): HttpRequestSpec | null => {
+  if (raw === '') return null;
+  const { sealed: _sealed, ...request } = parseRequest(raw);
+  return { ...request, headers: maskHeaders(request.headers) };
+};

@@ -34,6 +34,7 @@ const EVENT_TYPES = {
   lease_expired: true,
   cancelled: true,
   expunged: true,
+  deferred: true,
 } as const satisfies Record<TaskEventType, true>;
 
 const LEDGER_ID = /^\d+-\d+$/;

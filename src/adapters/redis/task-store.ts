@@ -3,7 +3,8 @@ import { DomainError } from '../../domain/task/errors.ts';
 import type { Recorded } from '../../domain/task/events.ts';
 import { fold } from '../../domain/task/evolve.ts';
 import { type HttpRequestSpec, initialTask, type Task } from '../../domain/task/task.ts';
-import { decodeHistory, decodeRequest, encodeEvent, encodeRequest } from './codec.ts';
+import type { HeaderCipher } from '../crypto/header-cipher.ts';
+import { decodeHistory, decodeMaskedRequest, decodeRequest, encodeEvent, encodeRequest } from './codec.ts';
 import type { InFlightLimits } from './in-flight.ts';
 import type { Keys } from './keys.ts';
 import type { TaskCommit } from './placement.ts';
@@ -11,11 +12,13 @@ import { runScript, scripts } from './scripts/index.ts';
 
 /**
  * A task as stored. `unreadable` says why its history could not be decoded (corrupt, or written by a newer
- * build with a newer event schema); such a task is left alone for a build that can read it.
+ * build with a newer event schema) or, for a lease, why its secret headers could not be decrypted (ENCRYPTION_KEY
+ * missing or wrong); such a task is left alone for a process that can read it.
  */
 export type Snapshot = Readonly<{
   task: Task;
   events: Recorded[];
+  /** Secret header values masked, except in a lease (the worker dispatches it): there they are opened. */
   request: HttpRequestSpec | null;
   unreadable?: string;
 }>;
@@ -46,10 +49,14 @@ export const guardStorage = async <T>(what: string, op: () => Promise<T>): Promi
   }
 };
 
-const snapshot = (taskId: string, history: string, request: string): Snapshot => {
+/** Reads get the request with its secret header values masked; only a lease (to dispatch) opens them. */
+type RequestDecoder = (taskId: string, raw: string) => HttpRequestSpec | null;
+const masked: RequestDecoder = (_taskId, raw) => decodeMaskedRequest(raw);
+
+const snapshot = (taskId: string, history: string, request: string, decode = masked): Snapshot => {
   try {
     const events = decodeHistory(taskId, history);
-    return { task: fold(taskId, events), events, request: decodeRequest(request) };
+    return { task: fold(taskId, events), events, request: decode(taskId, request) };
   } catch (err) {
     return { task: initialTask(taskId), events: [], request: null, unreadable: (err as Error).message };
   }
@@ -65,9 +72,15 @@ export class RedisTaskStore {
   readonly redis: Redis;
   readonly keys: Keys;
 
-  constructor(redis: Redis, keys: Keys) {
+  /** Seals secret header values on write; null stores them as given (ENCRYPTION_KEY not set). */
+  readonly #cipher: HeaderCipher | null;
+  readonly #opened: RequestDecoder;
+
+  constructor(redis: Redis, keys: Keys, options: Readonly<{ cipher?: HeaderCipher | null }> = {}) {
     this.redis = redis;
     this.keys = keys;
+    this.#cipher = options.cipher ?? null;
+    this.#opened = (taskId, raw) => decodeRequest(raw, taskId, this.#cipher);
   }
 
   /** Creates the worker group on each ready stream (from the stream's start, so nothing enqueued is missed). */
@@ -104,7 +117,7 @@ export class RedisTaskStore {
         c.expected,
         c.events.map(encodeEvent).join('\n'),
         c.events.length,
-        c.request ? encodeRequest(c.request) : '',
+        c.request ? encodeRequest(c.request, c.taskId, this.#cipher) : '',
         c.entryId ?? '',
         c.entryId ? 1 : 0,
         c.ack ? 1 : 0,
@@ -198,7 +211,7 @@ export class RedisTaskStore {
     const drained = last?.[0] === 0;
     const entries = (drained ? raw.slice(0, -1) : raw) as RawEntry[];
     return {
-      entries: entries.map((e) => toLeased(queues, e)),
+      entries: entries.map((e) => toLeased(queues, e, this.#opened)),
       waitFrom: drained ? new Map(queues.map((q, i) => [q, String(last[i + 1] ?? '0-0')])) : null,
     };
   }
@@ -233,7 +246,7 @@ export class RedisTaskStore {
         [this.keys.workerGroup, consumer, this.keys.taskPrefix, Math.ceil(minIdleMs), max],
       ),
     )) as RawEntry[];
-    return raw.map((e) => toLeased(queues, e));
+    return raw.map((e) => toLeased(queues, e, this.#opened));
   }
 
   /** Renews the leases `consumer` still holds; returns the entry ids it has lost to a reclaimer. */
@@ -264,8 +277,13 @@ const toCommitResult = (reply: string): CommitResult => {
   return { kind: 'conflict', current: Number(reply.slice('CONFLICT:'.length)) };
 };
 
-const toLeased = (queues: readonly string[], [index, entryId, taskId, , history, request]: RawEntry): LeasedEntry => ({
-  ...snapshot(taskId, history, request),
+/** A leased task is about to be dispatched: its request comes opened, or the task is unreadable (wrong key). */
+const toLeased = (
+  queues: readonly string[],
+  [index, entryId, taskId, , history, request]: RawEntry,
+  decode: RequestDecoder,
+): LeasedEntry => ({
+  ...snapshot(taskId, history, request, decode),
   queue: queues[index - 1] ?? '',
   entryId,
 });

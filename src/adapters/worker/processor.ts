@@ -1,4 +1,6 @@
 import type { Redis } from 'ioredis';
+import type { HostOutcome } from '../../domain/breaker/host-breaker.ts';
+import { hostOutcome } from '../../domain/breaker/target-host.ts';
 import { leasePlan } from '../../domain/priority/weighted-plan.ts';
 import type { QueueConfig } from '../../domain/queue/queue.ts';
 import type { TaskCommand } from '../../domain/task/commands.ts';
@@ -7,12 +9,14 @@ import { DomainError } from '../../domain/task/errors.ts';
 import { type Recorded, record, type TaskEvent } from '../../domain/task/events.ts';
 import { evolve } from '../../domain/task/evolve.ts';
 import type { AttemptResponse, HttpRequestSpec, Task } from '../../domain/task/task.ts';
+import type { BreakerTicket, HostBreakers } from '../http/breakers.ts';
 import type { Dispatch } from '../http/dispatcher.ts';
 import type { Logger } from '../logging/logger.ts';
 import { CommitBatcher } from '../redis/commit-batcher.ts';
 import { type InFlightLimits, NO_LIMITS, unparkTasks } from '../redis/in-flight.ts';
 import { commitFor } from '../redis/placement.ts';
-import { type LeasedEntry, type RedisTaskStore, StorageError } from '../redis/task-store.ts';
+import { type CommitResult, type LeasedEntry, type RedisTaskStore, StorageError } from '../redis/task-store.ts';
+import { gateEntry } from './breaker-gate.ts';
 import { errorBackoffMs, sleep } from './sleep.ts';
 
 export type ProcessorOptions = Readonly<{
@@ -30,6 +34,8 @@ export type ProcessorOptions = Readonly<{
   blockMs?: number;
   /** The tiers' in-flight limits, held across all workers by the lease script. */
   inFlightLimits?: InFlightLimits;
+  /** This worker's circuit breakers per target host; none = every call is made. */
+  breakers?: HostBreakers;
 }>;
 
 /** A leased task from the call until its result is committed; `calling` while the HTTP call runs. */
@@ -40,6 +46,8 @@ type InFlight = {
   controller: AbortController;
   done: Promise<void>;
   calling: boolean;
+  /** The call's admission by its host's breaker, until its outcome is recorded there. */
+  ticket: BreakerTicket | null;
 };
 
 /** Entry ids are unique per stream only: two queues can hand out the same id in the same millisecond. */
@@ -57,8 +65,9 @@ const PAUSED_REFRESH_MS = 1000;
  * → commit their results → stop the keeper.
  */
 export class Processor {
-  private readonly o: Required<ProcessorOptions>;
+  private readonly o: Required<Omit<ProcessorOptions, 'breakers'>>;
   private readonly byName: Map<string, QueueConfig>;
+  private readonly breakers: HostBreakers | null;
   /** Keyed by flightKey(queue, entry id). */
   private readonly inflight = new Map<string, InFlight>();
   /** HTTP calls running: what WORKER_CONCURRENCY limits. A finished call frees its slot before its commit. */
@@ -83,6 +92,7 @@ export class Processor {
 
   constructor(options: ProcessorOptions) {
     this.o = { now: Date.now, random: Math.random, blockMs: 1000, inFlightLimits: NO_LIMITS, ...options };
+    this.breakers = options.breakers ?? null;
     this.byName = new Map(options.queues.map((q) => [q.name, q]));
     // attempts end one by one; a short window turns their commits into a few round trips instead of one each
     this.completions = new CommitBatcher(options.store, options.workerId, { windowMs: 5 });
@@ -214,25 +224,37 @@ export class Processor {
     // just renewed it, and the call goes on
     const taken = entries.filter((e) => !this.inflight.has(flightKey(e.queue, e.entryId)) && this.readable(e));
     const decided = taken.map((e) => {
+      const { ticket, defer } = gateEntry(this.breakers, e, now, this.o.random());
       const command: TaskCommand =
-        kind === 'LeaseTask'
+        defer ??
+        (kind === 'LeaseTask'
           ? { type: 'LeaseTask', data: { workerId: this.o.workerId } }
-          : { type: 'ReclaimTask', data: { workerId: this.o.workerId, retry: this.queue(e.queue).retry } };
+          : { type: 'ReclaimTask', data: { workerId: this.o.workerId, retry: this.queue(e.queue).retry } });
       const events = record(e.task.id, e.task.version, now, this.decideOrNothing(command, e.task, now));
-      return { entry: e, events, commit: commitFor(e.task, events, { entryId: e.entryId, queue: e.queue }) };
+      return { entry: e, events, ticket, commit: commitFor(e.task, events, { entryId: e.entryId, queue: e.queue }) };
     });
-    const results = await this.o.store.commit(
-      decided.map((d) => d.commit),
-      this.o.workerId,
-    );
-    decided.forEach(({ entry, events }, i) => {
+    let results: CommitResult[];
+    try {
+      results = await this.o.store.commit(
+        decided.map((d) => d.commit),
+        this.o.workerId,
+      );
+    } catch (err) {
+      for (const d of decided) this.recordHost(d.ticket, 'ignored');
+      throw err;
+    }
+    decided.forEach(({ entry, events, ticket }, i) => {
       const result = results[i];
       const leased = events.reduce(evolve, entry.task);
       if (result?.kind !== 'ok') {
         this.o.log.warn({ taskId: entry.task.id, result }, 'lease not committed; another worker moved the task');
       } else if (leased.status === 'active' && entry.request) {
-        this.startCall(entry, leased, entry.request);
+        this.startCall(entry, leased, entry.request, ticket);
+        return;
+      } else if (events[0]?.type === 'deferred') {
+        this.o.log.debug({ taskId: entry.task.id, ...events[0].data }, 'task deferred by its host circuit breaker');
       }
+      this.recordHost(ticket, 'ignored');
     });
   }
 
@@ -253,7 +275,12 @@ export class Processor {
     }
   }
 
-  private startCall(entry: LeasedEntry, task: Task, request: HttpRequestSpec): void {
+  /** Tells the host's breaker what an admitted call said; a call that was not made is `ignored`. */
+  private recordHost(ticket: BreakerTicket | null, outcome: HostOutcome): void {
+    if (ticket) this.breakers?.record(ticket, outcome, this.o.now());
+  }
+
+  private startCall(entry: LeasedEntry, task: Task, request: HttpRequestSpec, ticket: BreakerTicket | null): void {
     const controller = new AbortController();
     const flight: InFlight = {
       queue: entry.queue,
@@ -262,6 +289,7 @@ export class Processor {
       controller,
       done: Promise.resolve(),
       calling: true,
+      ticket,
     };
     const key = flightKey(entry.queue, entry.entryId);
     this.inflight.set(key, flight);
@@ -270,8 +298,16 @@ export class Processor {
       .catch((err) => this.o.log.error({ err, taskId: task.id }, 'attempt could not be recorded'))
       .finally(() => {
         this.callEnded(flight);
+        this.hostAnswered(flight, 'ignored');
         if (this.inflight.get(key) === flight) this.inflight.delete(key);
       });
+  }
+
+  /** Once per call: the first verdict on its host counts. */
+  private hostAnswered(flight: InFlight, outcome: HostOutcome): void {
+    const { ticket } = flight;
+    flight.ticket = null;
+    this.recordHost(ticket, outcome);
   }
 
   private callEnded(flight: InFlight): void {
@@ -285,6 +321,7 @@ export class Processor {
     const { controller } = flight;
     const queue = this.queue(task.queue);
     const response = await this.o.dispatch(request, cloudTasksHeaders(task), queue.attemptTimeoutMs, controller.signal);
+    this.hostAnswered(flight, controller.signal.aborted ? 'ignored' : hostOutcome(response));
     // the lease is kept (and extended) until the result is committed, but the slot is free for the next call
     this.callEnded(flight);
     if (controller.signal.aborted) {

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { ledgerStart } from '../../adapters/redis/ledger.ts';
 import { guardStorage, type RedisTaskStore } from '../../adapters/redis/task-store.ts';
 import { projectionLags, startRebuild } from '../../projections/generations.ts';
@@ -16,20 +16,23 @@ const sameKey = (given: string, expected: string) =>
   timingSafeEqual(createHash('sha256').update(given).digest(), createHash('sha256').update(expected).digest());
 
 /**
- * The admin API, under /admin, guarded by X-Admin-Key = ADMIN_API_KEY. Without ADMIN_API_KEY it is disabled
- * (every call answers 403), never open.
+ * The onRequest hook of every admin route: X-Admin-Key must equal ADMIN_API_KEY. Without ADMIN_API_KEY the admin
+ * API is disabled (every call answers 403), never open.
  */
+export const adminGuard = (adminKey: string) => async (req: FastifyRequest, reply: FastifyReply) => {
+  if (adminKey === '') {
+    return reply.code(403).send({ error: 'admin_disabled', message: 'the admin API is disabled: set ADMIN_API_KEY' });
+  }
+  const given = req.headers['x-admin-key'];
+  if (typeof given !== 'string' || given === '') {
+    return reply.code(401).send({ error: 'unauthenticated', message: 'send the admin key in X-Admin-Key' });
+  }
+  if (!sameKey(given, adminKey)) return reply.code(403).send({ error: 'forbidden', message: 'wrong admin key' });
+};
+
+/** The admin API, under /admin, guarded by X-Admin-Key (see adminGuard). */
 export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, { store, adminKey }) => {
-  app.addHook('onRequest', async (req, reply) => {
-    if (adminKey === '') {
-      return reply.code(403).send({ error: 'admin_disabled', message: 'the admin API is disabled: set ADMIN_API_KEY' });
-    }
-    const given = req.headers['x-admin-key'];
-    if (typeof given !== 'string' || given === '') {
-      return reply.code(401).send({ error: 'unauthenticated', message: 'send the admin key in X-Admin-Key' });
-    }
-    if (!sameKey(given, adminKey)) return reply.code(403).send({ error: 'forbidden', message: 'wrong admin key' });
-  });
+  app.addHook('onRequest', adminGuard(adminKey));
 
   app.get('/admin/projections', async () =>
     guardStorage('read projections', async () => ({

@@ -11,6 +11,7 @@ import {
   oldestPendingAgeMs,
   statusCounts,
 } from '../../projections/read-models.ts';
+import { forAction, mayAccess, principalOf } from '../auth.ts';
 import { invalidRequest } from '../errors.ts';
 import { parseAsOf, parseDays, parseListQuery } from '../read-query.ts';
 import { taskView } from '../views.ts';
@@ -53,10 +54,18 @@ export const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (
     return { name: queue, paused: paused.has(queue), counts, oldest_pending_age_ms: oldest, today };
   };
 
-  app.get('/v1/tasks', async (req, reply) => {
+  /** A key with only its own client's access lists that client's tasks (client_id defaults to it). */
+  app.get('/v1/tasks', forAction('listTasks'), async (req, reply) => {
     const parsed = parseListQuery(req.query as Query);
     if (!parsed.ok) return reply.code(400).send(invalidRequest(parsed.errors));
-    const q = parsed.value;
+    const caller = principalOf(req);
+    if (caller.access === 'own' && parsed.value.clientId !== undefined && parsed.value.clientId !== caller.clientId) {
+      return reply.code(403).send({
+        error: 'forbidden',
+        message: `client_id: this API key may list only the tasks of client ${caller.clientId}`,
+      });
+    }
+    const q = caller.access === 'own' ? { ...parsed.value, clientId: caller.clientId as string } : parsed.value;
     return guardStorage('list tasks', async () => {
       const loaded = new Map<string, Awaited<ReturnType<typeof store.loadMany>>[number]>();
       const { ids, nextCursor } = await listTaskIds(redis, keys, q, async (page) => {
@@ -66,6 +75,7 @@ export const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (
           const snap = snaps[i];
           // expunged meanwhile, or filed under another queue than asked for (listing by client and queue)
           if (!snap || (q.queue !== undefined && snap.task.queue !== q.queue)) return;
+          if (!mayAccess(req, snap.task.clientId)) return;
           loaded.set(id, snap);
           kept.push(id);
         });
@@ -78,7 +88,7 @@ export const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (
     });
   });
 
-  app.get('/v1/queues', async (req, reply) => {
+  app.get('/v1/queues', forAction('readQueues'), async (req, reply) => {
     if (Object.keys(req.query as Query).length > 0) {
       return reply
         .code(400)
@@ -92,7 +102,7 @@ export const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (
     });
   });
 
-  app.get<{ Params: { queue: string } }>('/v1/queues/:queue', async (req, reply) => {
+  app.get<{ Params: { queue: string } }>('/v1/queues/:queue', forAction('readQueues'), async (req, reply) => {
     const parsed = parseAsOf(req.query as Query);
     if (!parsed.ok) return reply.code(400).send(invalidRequest(parsed.errors));
     const { queue } = req.params;
@@ -126,18 +136,24 @@ export const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (
     });
   });
 
-  app.get<{ Params: { client_id: string } }>('/v1/clients/:client_id/stats', async (req, reply) => {
-    const parsed = parseDays(req.query as Query);
-    if (!parsed.ok) return reply.code(400).send(invalidRequest(parsed.errors));
-    const clientId = req.params.client_id;
-    return guardStorage('read client stats', async () => {
-      const [counts, days] = await Promise.all([
-        statusCounts(redis, keys, { clientId }),
-        dailyUsage(redis, keys, { clientId }, now(), parsed.value),
-      ]);
-      return { client_id: clientId, counts, days };
-    });
-  });
+  /** Another client's stats answer 404, as its tasks do. */
+  app.get<{ Params: { client_id: string } }>(
+    '/v1/clients/:client_id/stats',
+    forAction('clientStats'),
+    async (req, reply) => {
+      const clientId = req.params.client_id;
+      if (!mayAccess(req, clientId)) throw new DomainError('NotFound', `no client ${clientId}`);
+      const parsed = parseDays(req.query as Query);
+      if (!parsed.ok) return reply.code(400).send(invalidRequest(parsed.errors));
+      return guardStorage('read client stats', async () => {
+        const [counts, days] = await Promise.all([
+          statusCounts(redis, keys, { clientId }),
+          dailyUsage(redis, keys, { clientId }, now(), parsed.value),
+        ]);
+        return { client_id: clientId, counts, days };
+      });
+    },
+  );
 };
 
 /**
@@ -149,7 +165,7 @@ export const queueControlRoutes: FastifyPluginAsync<{ store: RedisTaskStore; que
   { store, queueNames },
 ) => {
   for (const action of ['pause', 'resume'] as const) {
-    app.post<{ Params: { queue: string } }>(`/v1/queues/:queue/${action}`, async (req) => {
+    app.post<{ Params: { queue: string } }>(`/v1/queues/:queue/${action}`, forAction('controlQueues'), async (req) => {
       const { queue } = req.params;
       if (!queueNames.includes(queue)) throw new DomainError('NotFound', `queue ${queue} not found`);
       await store.setPaused(queue, action === 'pause');

@@ -1,23 +1,30 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { CommitBatcher } from '../../adapters/redis/commit-batcher.ts';
 import { commitFor, type TaskCommit } from '../../adapters/redis/placement.ts';
 import type { RedisTaskStore } from '../../adapters/redis/task-store.ts';
+import type { TargetPolicy } from '../../domain/net/target-policy.ts';
 import { decide } from '../../domain/task/decide.ts';
 import { DomainError } from '../../domain/task/errors.ts';
 import { record } from '../../domain/task/events.ts';
 import { evolve, fold } from '../../domain/task/evolve.ts';
 import { initialTask } from '../../domain/task/task.ts';
 import { type FieldError, isObject, type Validation, validateEnqueue } from '../../domain/task/validate.ts';
+import { enqueueForbidden, mayAccess } from '../auth.ts';
 import { invalidRequest } from '../errors.ts';
+import { type EnqueueQuota, enqueueQuota } from '../quota.ts';
 import { parseAsOf } from '../read-query.ts';
 import { EnqueueBatchReply, EnqueueReply, ErrorReply, HistoryReply, TaskParams, TaskReply } from '../schemas.ts';
 import { isTaskId, newTaskId } from '../task-id.ts';
-import { eventView, taskView } from '../views.ts';
+import { eventView, requestView, taskView } from '../views.ts';
 
 export type TaskRoutesOptions = Readonly<{
   store: RedisTaskStore;
   queueNames: readonly string[];
   now: () => number;
+  /** Refuses IP-literal targets the SSRF guard blocks; absent = no enqueue-time check (the worker still guards). */
+  targets?: TargetPolicy | undefined;
+  /** The caller's enqueue rate limit (api/quota.ts); absent = none. */
+  quota?: EnqueueQuota | undefined;
 }>;
 
 export const MAX_BATCH_TASKS = 1000;
@@ -35,8 +42,9 @@ const prepareEnqueue = (
   body: unknown,
   queueNames: readonly string[],
   at: number,
+  targets?: TargetPolicy,
 ): Validation<{ commit: TaskCommit; reply: Enqueued }> => {
-  const input = validateEnqueue(body, queueNames);
+  const input = validateEnqueue(body, queueNames, targets);
   if (!input.ok) return input;
   const { clientId, queue, delaySec, request } = input.value;
   const task = initialTask(newTaskId(at));
@@ -65,24 +73,51 @@ const batchItems = (body: unknown): { ok: true; items: unknown[] } | { ok: false
   return errors.length > 0 ? { ok: false, errors } : { ok: true, items: tasks as unknown[] };
 };
 
-export const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (app, { store, queueNames, now }) => {
+export const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (
+  app,
+  { store, queueNames, now, targets, quota = enqueueQuota(null, new Map()) },
+) => {
   const enqueues = new CommitBatcher(store, '');
   const notFound = (id: string) => new DomainError('NotFound', `no task ${id}`);
-  const load = async (id: string) => {
+  /** Another client's task is answered as if it did not exist (no hint that the id is taken). */
+  const load = async (id: string, req: FastifyRequest) => {
     const snap = isTaskId(id) ? await store.load(id) : null;
-    if (!snap) throw notFound(id);
+    if (!snap || !mayAccess(req, snap.task.clientId)) throw notFound(id);
     return snap;
   };
 
   app.post(
     '/v1/enqueue',
-    { schema: { response: { 200: EnqueueReply, 400: ErrorReply, 413: ErrorReply, 503: ErrorReply } } },
+    {
+      config: { action: 'enqueue' },
+      schema: {
+        response: {
+          200: EnqueueReply,
+          400: ErrorReply,
+          403: ErrorReply,
+          413: ErrorReply,
+          429: ErrorReply,
+          503: ErrorReply,
+        },
+      },
+    },
     async (req, reply) => {
-      const input = prepareEnqueue(req.body, queueNames, now());
+      const input = prepareEnqueue(req.body, queueNames, now(), targets);
       if (!input.ok) return reply.code(input.tooLarge ? 413 : 400).send(invalidRequest(input.errors));
       const { commit, reply: enqueued } = input.value;
-      const result = await enqueues.commit(commit);
-      if (result.kind !== 'ok') throw new DomainError('AlreadyExists', `task ${commit.taskId} already exists`);
+      const forbidden = enqueueForbidden(req, enqueued.client_id);
+      if (forbidden) return reply.code(403).send({ error: 'forbidden', message: forbidden });
+      const taken = await quota.take(req, [commit.taskId]);
+      if (taken.kind === 'refused') return reply.code(taken.status).headers(taken.headers).send(taken.body);
+      if (taken.kind === 'taken') reply.headers(taken.headers);
+      const result = await enqueues.commit(commit).catch(async (err: unknown) => {
+        await quota.giveBack(req, [commit.taskId]);
+        throw err;
+      });
+      if (result.kind !== 'ok') {
+        await quota.giveBack(req, [commit.taskId]);
+        throw new DomainError('AlreadyExists', `task ${commit.taskId} already exists`);
+      }
       return enqueued;
     },
   );
@@ -90,13 +125,24 @@ export const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (app, { s
   /**
    * Many enqueues in one request, each accepted or rejected on its own. The accepted ones go to Redis in one
    * commit call (each task still atomic on its own); a Redis failure fails the whole request with 503.
+   * The rate limit counts every accepted item and refuses the whole batch (429) when they do not all fit.
    * `::` is find-my-way's escape for a literal `:`, so the path is `/v1/enqueue:batch`.
    */
   app.post(
     '/v1/enqueue::batch',
     {
       bodyLimit: MAX_BATCH_BODY_BYTES,
-      schema: { response: { 200: EnqueueBatchReply, 400: ErrorReply, 413: ErrorReply, 503: ErrorReply } },
+      config: { action: 'enqueue' },
+      schema: {
+        response: {
+          200: EnqueueBatchReply,
+          400: ErrorReply,
+          403: ErrorReply,
+          413: ErrorReply,
+          429: ErrorReply,
+          503: ErrorReply,
+        },
+      },
     },
     async (req, reply) => {
       const batch = batchItems(req.body);
@@ -105,8 +151,11 @@ export const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (app, { s
       const results: (Enqueued | Rejected)[] = [];
       const accepted: { index: number; commit: TaskCommit }[] = [];
       for (const item of batch.items) {
-        const input = prepareEnqueue(item, queueNames, at);
-        if (input.ok) {
+        const input = prepareEnqueue(item, queueNames, at, targets);
+        const forbidden = input.ok ? enqueueForbidden(req, input.value.reply.client_id) : null;
+        if (forbidden) {
+          results.push({ status: 'rejected', error: 'forbidden', message: forbidden });
+        } else if (input.ok) {
           accepted.push({ index: results.length, commit: input.value.commit });
           results.push(input.value.reply);
         } else {
@@ -114,7 +163,18 @@ export const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (app, { s
           results.push({ status: 'rejected', ...body, error: input.tooLarge ? 'payload_too_large' : body.error });
         }
       }
-      const committed = await store.commit(accepted.map((a) => a.commit));
+      const ids = accepted.map((a) => a.commit.taskId);
+      const taken = await quota.take(req, ids);
+      if (taken.kind === 'refused') return reply.code(taken.status).headers(taken.headers).send(taken.body);
+      if (taken.kind === 'taken') reply.headers(taken.headers);
+      const committed = await store.commit(accepted.map((a) => a.commit)).catch(async (err: unknown) => {
+        await quota.giveBack(req, ids);
+        throw err;
+      });
+      await quota.giveBack(
+        req,
+        ids.filter((_, i) => committed[i]?.kind !== 'ok'),
+      );
       for (const [i, { index, commit }] of accepted.entries()) {
         // a fresh UUIDv7 colliding is not expected; if it ever does, that item alone is refused
         if (committed[i]?.kind !== 'ok') {
@@ -132,25 +192,29 @@ export const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (app, { s
   /** `?as_of=<RFC 3339>` folds the history up to that instant: the task as it was then. */
   app.get<{ Params: { id: string }; Querystring: Record<string, unknown> }>(
     '/v1/tasks/:id',
-    { schema: { params: TaskParams, response: { 200: TaskReply, 404: ErrorReply } } },
+    { config: { action: 'readTask' }, schema: { params: TaskParams, response: { 200: TaskReply, 404: ErrorReply } } },
     async (req, reply) => {
       const asOf = parseAsOf(req.query);
       if (!asOf.ok) return reply.code(400).send(invalidRequest(asOf.errors));
-      const { task, events } = await load(req.params.id);
-      if (asOf.value === null) return taskView(task);
+      const { task, events, request } = await load(req.params.id, req);
+      const target = request ? { request: requestView(request) } : {};
+      if (asOf.value === null) return { ...taskView(task), ...target };
       const until = asOf.value;
       const then = events.filter((e) => e.at <= until);
       if (then.length === 0)
         throw new DomainError('NotFound', `task ${req.params.id} did not exist at ${req.query.as_of}`);
-      return taskView(fold(task.id, then));
+      return { ...taskView(fold(task.id, then)), ...target };
     },
   );
 
   app.get<{ Params: { id: string } }>(
     '/v1/tasks/:id/history',
-    { schema: { params: TaskParams, response: { 200: HistoryReply, 404: ErrorReply } } },
+    {
+      config: { action: 'readTask' },
+      schema: { params: TaskParams, response: { 200: HistoryReply, 404: ErrorReply } },
+    },
     async (req) => {
-      const { events } = await load(req.params.id);
+      const { events } = await load(req.params.id, req);
       return { task_id: req.params.id, events: events.map(eventView) };
     },
   );
@@ -158,10 +222,13 @@ export const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (app, { s
   /** Cancels a task that has not started its delivery; retried once if the task moved meanwhile. */
   app.delete<{ Params: { id: string } }>(
     '/v1/tasks/:id',
-    { schema: { params: TaskParams, response: { 200: TaskReply, 404: ErrorReply, 409: ErrorReply } } },
+    {
+      config: { action: 'cancelTask' },
+      schema: { params: TaskParams, response: { 200: TaskReply, 404: ErrorReply, 409: ErrorReply } },
+    },
     async (req) => {
       for (let tries = 0; tries < 3; tries++) {
-        const { task } = await load(req.params.id);
+        const { task } = await load(req.params.id, req);
         const at = now();
         const events = record(task.id, task.version, at, decide({ type: 'CancelTask', data: { by: 'api' } }, task, at));
         const [result] = await store.commit([commitFor(task, events)]);

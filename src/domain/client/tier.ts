@@ -18,7 +18,8 @@ export const parseTiers = (spec: string): Tiers => {
     const entry = raw.trim();
     if (entry === '') continue;
     const [name = '', rpm = '', inFlight = '', ...rest] = entry.split(':');
-    const problem = (what: string) => new Error(`tier "${entry}": ${what} (expected name:requests_per_minute:max_in_flight)`);
+    const problem = (what: string) =>
+      new Error(`tier "${entry}": ${what} (expected name:requests_per_minute:max_in_flight)`);
     if (rest.length > 0) throw problem('too many fields');
     if (!TIER_NAME.test(name)) throw problem('the name must be lowercase letters, digits, - or _');
     if (!/^[1-9]\d*$/.test(rpm)) throw problem('requests_per_minute must be a whole number above 0');

@@ -12,11 +12,11 @@ export type AddressPolicy = Readonly<{
   /** ALLOW_PRIVATE_URLS: private ranges become allowed; cloud metadata addresses never do. */
   allowPrivate: boolean;
   /** TARGET_ALLOWLIST's CIDR ranges (and single addresses): allowed even when private, never metadata. */
-  allowlist: readonly string[];
+  allowlist: readonly AddressRange[];
 }>;
 
 type Parsed = Readonly<{ version: 4 | 6; value: bigint }>;
-type Range = Readonly<{ version: 4 | 6; base: bigint; bits: number; label: string }>;
+export type AddressRange = Readonly<{ version: 4 | 6; base: bigint; bits: number; label: string }>;
 
 const parseV4 = (text: string): bigint | null => {
   const parts = text.split('.');
@@ -59,15 +59,25 @@ export const parseAddress = (text: string): Parsed | null => {
   return v6 === null ? null : { version: 6, value: v6 };
 };
 
-const range = (cidr: string, label: string): Range => {
-  const [address, bits] = cidr.split('/');
-  const parsed = parseAddress(address as string);
-  if (!parsed) throw new Error(`bad range ${cidr}`);
+/** A CIDR range (`10.1.2.0/24`, `fd00::/8`) or a single address; null when it is neither. */
+export const parseRange = (cidr: string, label = cidr): AddressRange | null => {
+  const parts = cidr.split('/');
+  if (parts.length > 2) return null;
+  const parsed = parseAddress(parts[0] as string);
+  if (!parsed) return null;
   const width = parsed.version === 4 ? 32 : 128;
-  return { version: parsed.version, base: parsed.value, bits: bits === undefined ? width : Number(bits), label };
+  const bits = parts[1] === undefined ? width : /^\d{1,3}$/.test(parts[1]) ? Number(parts[1]) : Number.NaN;
+  if (!(bits >= 0 && bits <= width)) return null;
+  return { version: parsed.version, base: parsed.value, bits, label };
 };
 
-const contains = (r: Range, a: Parsed): boolean => {
+const range = (cidr: string, label: string): AddressRange => {
+  const parsed = parseRange(cidr, label);
+  if (!parsed) throw new Error(`bad range ${cidr}`);
+  return parsed;
+};
+
+const contains = (r: AddressRange, a: Parsed): boolean => {
   if (r.version !== a.version) return false;
   const shift = BigInt((r.version === 4 ? 32 : 128) - r.bits);
   return a.value >> shift === r.base >> shift;
@@ -75,8 +85,8 @@ const contains = (r: Range, a: Parsed): boolean => {
 
 /** Cloud metadata services: blocked whatever else is allowed. */
 const METADATA = [
-  range('169.254.169.254/32', 'cloud metadata (169.254.169.254)'),
-  range('169.254.170.2/32', 'ECS task metadata'),
+  range('169.254.169.254/32', 'AWS, GCP and Azure metadata'),
+  range('169.254.170.2/32', 'AWS ECS task metadata'),
   range('100.100.100.200/32', 'Alibaba Cloud metadata'),
   range('fd00:ec2::254/128', 'AWS metadata over IPv6'),
 ];
@@ -124,15 +134,6 @@ const embeddedV4 = (a: Parsed): Parsed | null => {
   return null;
 };
 
-export const parseAllowlist = (ranges: readonly string[]): Range[] =>
-  ranges.map((cidr) => {
-    try {
-      return range(cidr, `allowlisted ${cidr}`);
-    } catch {
-      throw new Error(`TARGET_ALLOWLIST: "${cidr}" is not an IP address or CIDR range (e.g. 10.1.2.0/24)`);
-    }
-  });
-
 /** Whether a task may connect to `address` (an IP address as a resolver returns it, or a URL's IP literal). */
 export const judgeAddress = (address: string, policy: AddressPolicy): AddressVerdict => {
   const parsed = parseAddress(address);
@@ -143,7 +144,7 @@ export const judgeAddress = (address: string, policy: AddressPolicy): AddressVer
     if (metadata) return { allowed: false, reason: 'metadata', range: metadata.label };
   }
   if (policy.allowPrivate) return { allowed: true };
-  if (parseAllowlist(policy.allowlist).some((r) => candidates.some((a) => contains(r, a)))) return { allowed: true };
+  if (policy.allowlist.some((r) => candidates.some((a) => contains(r, a)))) return { allowed: true };
   for (const a of candidates) {
     const hit = (a.version === 4 ? PRIVATE_V4 : PRIVATE_V6).find((r) => contains(r, a));
     if (hit) return { allowed: false, reason: 'private', range: hit.label };

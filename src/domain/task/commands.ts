@@ -1,4 +1,5 @@
 import type { RetryPolicy } from '../retry/backoff.ts';
+import type { DeferReason } from './events.ts';
 import type { AttemptResponse } from './task.ts';
 
 type Cmd<T extends string, D> = Readonly<{ type: T; data: Readonly<D> }>;
@@ -17,4 +18,15 @@ export type CancelTask = Cmd<'CancelTask', { by: string }>;
 /** Retention removes a finished task from Redis; the event keeps the facts the read side needs to forget it. */
 export type ExpungeTask = Cmd<'ExpungeTask', { by: string }>;
 
-export type TaskCommand = EnqueueTask | ReleaseDue | LeaseTask | RecordAttempt | ReclaimTask | CancelTask | ExpungeTask;
+/** A worker turns a ready task away without attempting it (its host's breaker is open), until `dueAt`. */
+export type DeferTask = Cmd<'DeferTask', { host: string; reason: DeferReason; dueAt: number }>;
+
+export type TaskCommand =
+  | EnqueueTask
+  | ReleaseDue
+  | LeaseTask
+  | RecordAttempt
+  | ReclaimTask
+  | CancelTask
+  | ExpungeTask
+  | DeferTask;

@@ -10,6 +10,7 @@ import type {
   ReleaseDue,
   TaskCommand,
 } from './commands.ts';
+import { defer } from './defer.ts';
 import { assertNever, DomainError } from './errors.ts';
 import type { TaskEvent } from './events.ts';
 import { type Task, TERMINAL_STATUSES } from './task.ts';
@@ -31,6 +32,8 @@ export const decide = (command: TaskCommand, task: Task, now: number): TaskEvent
       return cancel(command, task);
     case 'ExpungeTask':
       return expunge(command, task);
+    case 'DeferTask':
+      return defer(command, task);
     default:
       return assertNever(command);
   }
@@ -69,11 +72,19 @@ const recordAttempt = ({ data }: RecordAttempt, task: Task, now: number): TaskEv
     type: 'attempted',
     data: { attempt, workerId: data.workerId, ...data.response },
   };
-  if (classify(data.response) === 'success') return [attempted, { type: 'succeeded', data: { attempt } }];
+  const outcome = classify(data.response);
+  if (outcome === 'success') return [attempted, { type: 'succeeded', data: { attempt } }];
+  if (outcome === 'permanent') {
+    return [attempted, { type: 'failed', data: { attempt, reason: data.response.error ?? 'permanent failure' } }];
+  }
   if (attempt > data.retry.maxRetries) {
     return [attempted, { type: 'failed', data: { attempt, reason: 'attempts exhausted' } }];
   }
-  const delay = backoffMs(attempt, data.retry, data.random);
+  // a Retry-After longer than the backoff wins, but never beyond the queue's max backoff
+  const delay = Math.min(
+    data.retry.maxBackoffMs,
+    Math.max(backoffMs(attempt, data.retry, data.random), data.response.retryAfterMs ?? 0),
+  );
   return [attempted, { type: 'retry_scheduled', data: { attempt: attempt + 1, dueAt: now + delay, backoffMs: delay } }];
 };
 

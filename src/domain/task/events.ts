@@ -8,13 +8,26 @@ export type TaskReleased = Ev<'released', { from: Extract<TaskStatus, 'scheduled
 export type TaskLeased = Ev<'leased', { attempt: number; workerId: string }>;
 export type TaskAttempted = Ev<
   'attempted',
-  { attempt: number; workerId: string; status: number | null; latencyMs: number; error: string | null }
+  {
+    attempt: number;
+    workerId: string;
+    status: number | null;
+    latencyMs: number;
+    error: string | null;
+    /** Added in issue 4 (optional, so older events read as before): see AttemptResponse. */
+    permanent?: true;
+    retryAfterMs?: number;
+  }
 >;
 export type TaskSucceeded = Ev<'succeeded', { attempt: number }>;
 export type TaskRetryScheduled = Ev<'retry_scheduled', { attempt: number; dueAt: number; backoffMs: number }>;
 export type TaskFailed = Ev<'failed', { attempt: number; reason: string }>;
 export type TaskLeaseExpired = Ev<'lease_expired', { attempt: number; workerId: string; reclaimedBy: string }>;
 export type TaskCancelled = Ev<'cancelled', { by: string }>;
+/** Not attempted: its host's circuit breaker turned it away; it waits in the due set, its attempts untouched. */
+export type TaskDeferred = Ev<'deferred', { host: string; reason: DeferReason; dueAt: number }>;
+/** `breaker open`: the host failed too often; `breaker probing`: half-open, and its probe calls are all out. */
+export type DeferReason = 'breaker open' | 'breaker probing';
 /** The task left Redis (retention). Carries where it was, so projections can drop it without a lookup. */
 export type TaskExpunged = Ev<
   'expunged',
@@ -32,7 +45,8 @@ export type TaskEvent =
   | TaskFailed
   | TaskLeaseExpired
   | TaskCancelled
-  | TaskExpunged;
+  | TaskExpunged
+  | TaskDeferred;
 
 export type TaskEventType = TaskEvent['type'];
 

@@ -43,6 +43,8 @@ export const evolve = (task: Task, event: Recorded): Task => {
       return { ...base, status: 'cancelled', dueAt: null };
     case 'expunged':
       return base;
+    case 'deferred':
+      return { ...base, status: 'scheduled', dueAt: event.data.dueAt };
     default:
       return assertNever(event);
   }

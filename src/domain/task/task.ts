@@ -21,7 +21,15 @@ export type HttpRequestSpec = Readonly<{
   body: string;
 }>;
 
-export type AttemptResponse = Readonly<{ status: number | null; latencyMs: number; error: string | null }>;
+export type AttemptResponse = Readonly<{
+  status: number | null;
+  latencyMs: number;
+  error: string | null;
+  /** Retrying cannot help (the SSRF guard blocked the destination): the task fails at once with `error`. */
+  permanent?: true;
+  /** The wait a 429 or 503 asked for (Retry-After); the next attempt comes no earlier, within max backoff. */
+  retryAfterMs?: number;
+}>;
 
 export type Task = Readonly<{
   id: string;

@@ -1,3 +1,4 @@
+import { blockedLiteral, type TargetPolicy } from '../net/target-policy.ts';
 import { DEFAULT_QUEUE } from '../queue/queue.ts';
 import { HTTP_METHODS, type HttpMethod, type HttpRequestSpec } from './task.ts';
 
@@ -14,7 +15,7 @@ export type EnqueueRequest = Readonly<{
 }>;
 export type Validation<T> = { ok: true; value: T } | { ok: false; errors: FieldError[]; tooLarge: boolean };
 
-const CLIENT_ID = /^[A-Za-z0-9_-]{3,64}$/;
+export const CLIENT_ID = /^[A-Za-z0-9_-]{3,64}$/;
 /** RFC 9110 token characters. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /**
@@ -33,8 +34,13 @@ export const isObject = (v: unknown): v is Record<string, unknown> =>
 
 /**
  * Checks an enqueue request body as the seed defines it. Every error names the field and what was expected.
+ * With `targets`, a URL whose host is an IP literal the SSRF guard would block is refused here already.
  */
-export const validateEnqueue = (body: unknown, knownQueues: readonly string[]): Validation<EnqueueRequest> => {
+export const validateEnqueue = (
+  body: unknown,
+  knownQueues: readonly string[],
+  targets?: TargetPolicy,
+): Validation<EnqueueRequest> => {
   const errors: FieldError[] = [];
   const fail = (field: string, expected: string) => errors.push({ field, expected });
   if (!isObject(body)) {
@@ -59,7 +65,7 @@ export const validateEnqueue = (body: unknown, knownQueues: readonly string[]): 
     fail('delay', `whole seconds from 0 to ${MAX_DELAY_SEC} (30 days)`);
   }
 
-  const request = validateTarget(body.task, fail);
+  const request = validateTarget(body.task, fail, targets);
   if (errors.length > 0 || request === null) return { ok: false, errors, tooLarge: false };
 
   if (requestBytes(request) > MAX_TASK_BYTES) {
@@ -75,7 +81,11 @@ export const validateEnqueue = (body: unknown, knownQueues: readonly string[]): 
   };
 };
 
-const validateTarget = (task: unknown, fail: (field: string, expected: string) => void): HttpRequestSpec | null => {
+const validateTarget = (
+  task: unknown,
+  fail: (field: string, expected: string) => void,
+  targets: TargetPolicy | undefined,
+): HttpRequestSpec | null => {
   if (!isObject(task)) {
     fail('task', 'an object with url, and optionally method, headers and body');
     return null;
@@ -95,6 +105,9 @@ const validateTarget = (task: unknown, fail: (field: string, expected: string) =
       'task.url',
       `an absolute http:// or https:// URL without credentials, at most ${MAX_URL_LENGTH} characters`,
     );
+  } else if (targets) {
+    const blocked = blockedLiteral(new URL(url), targets);
+    if (blocked) failHere('task.url', `a destination the SSRF guard allows, but ${blocked}`);
   }
 
   const rawMethod = task.method ?? 'POST';

@@ -122,6 +122,7 @@ const expectReadModels = async (
         attempts: fields.attempts ?? 0,
         succeeded: fields.succeeded ?? 0,
         failed: fields.failed ?? 0,
+        deferred: fields.deferred ?? 0,
         latency_p50_ms: percentile(histogram, 0.5),
         latency_p95_ms: percentile(histogram, 0.95),
       });
@@ -175,6 +176,7 @@ describe('projector: the read models equal the fold of every task’s history', 
         [
           'attempted',
           'cancelled',
+          'deferred',
           'enqueued',
           'expunged',
           'failed',

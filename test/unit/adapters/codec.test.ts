@@ -28,6 +28,7 @@ describe('event codec', () => {
         'lease_expired',
         'cancelled',
         'expunged',
+        'deferred',
       ]),
     );
   });

@@ -1,5 +1,7 @@
-import { describe, expect, test } from 'vitest';
-import { judgeAddress, parseAddress, parseAllowlist } from '../../../src/domain/net/address-policy.ts';
+import { assert, describe, expect, test } from 'vitest';
+import { judgeAddress, parseAddress, parseRange } from '../../../src/domain/net/address-policy.ts';
+
+const ranges = (...cidrs: string[]) => cidrs.map((c) => parseRange(c) ?? assert.fail(`bad range ${c}`));
 
 const closed = { allowPrivate: false, allowlist: [] };
 const open = { allowPrivate: true, allowlist: [] };
@@ -48,7 +50,9 @@ describe('judgeAddress: the SSRF guard decides on the concrete address', () => {
     'a cloud metadata address is blocked even when private addresses are allowed: %s',
     (address) => {
       expect(judgeAddress(address, open)).toMatchObject({ allowed: false, reason: 'metadata' });
-      expect(judgeAddress(address, { allowPrivate: false, allowlist: ['169.254.0.0/16', 'fd00::/8'] })).toMatchObject({
+      expect(
+        judgeAddress(address, { allowPrivate: false, allowlist: ranges('169.254.0.0/16', 'fd00::/8') }),
+      ).toMatchObject({
         allowed: false,
         reason: 'metadata',
       });
@@ -61,7 +65,7 @@ describe('judgeAddress: the SSRF guard decides on the concrete address', () => {
   });
 
   test('TARGET_ALLOWLIST opens its ranges only, in both spellings of an address', () => {
-    const policy = { allowPrivate: false, allowlist: ['10.1.2.0/24', '::1'] };
+    const policy = { allowPrivate: false, allowlist: ranges('10.1.2.0/24', '::1') };
     expect(judgeAddress('10.1.2.77', policy)).toEqual({ allowed: true });
     expect(judgeAddress('::ffff:10.1.2.77', policy)).toEqual({ allowed: true });
     expect(judgeAddress('::1', policy)).toEqual({ allowed: true });
@@ -85,7 +89,7 @@ describe('judgeAddress: the SSRF guard decides on the concrete address', () => {
   );
 });
 
-describe('parseAddress and parseAllowlist', () => {
+describe('parseAddress and parseRange', () => {
   test('IPv6 with a compressed run, brackets, a zone or an embedded IPv4 address', () => {
     expect(parseAddress('[2001:db8::1]')).toEqual({ version: 6, value: 0x20010db8000000000000000000000001n });
     expect(parseAddress('fe80::1%eth0')).toEqual({ version: 6, value: 0xfe800000000000000000000000000001n });
@@ -94,9 +98,12 @@ describe('parseAddress and parseAllowlist', () => {
     expect(parseAddress('1:2:3:4:5:6:7')).toBeNull();
   });
 
-  test('a bad allowlist entry names itself and says what is expected', () => {
-    expect(() => parseAllowlist(['10.0.0.0/8', 'example.com'])).toThrow(
-      'TARGET_ALLOWLIST: "example.com" is not an IP address or CIDR range (e.g. 10.1.2.0/24)',
-    );
+  test('a range is a CIDR block or a single address; anything else is not a range', () => {
+    expect(parseRange('10.1.2.0/24')).toMatchObject({ version: 4, base: 0x0a010200n, bits: 24 });
+    expect(parseRange('fd00::/8')).toMatchObject({ version: 6, bits: 8 });
+    expect(parseRange('10.0.0.5')).toMatchObject({ version: 4, bits: 32 });
+    for (const bad of ['example.com', '10.0.0.0/33', 'fd00::/129', '10.0.0.0/', '10.0.0.0/8/8', '10.0.0.0/x', '/8']) {
+      expect(parseRange(bad), bad).toBeNull();
+    }
   });
 });

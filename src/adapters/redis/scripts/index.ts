@@ -19,6 +19,10 @@ export const scripts = {
   expunge: load('expunge'),
   lock: load('lock'),
   projectionGeneration: load('projection-generation'),
+  rateWindow: load('rate-window'),
+  clientPut: load('client-put'),
+  clientDelete: load('client-delete'),
+  clientAuth: load('client-auth'),
   unpark: load('unpark'),
 } as const;
 
