@@ -186,12 +186,18 @@ const compose: Yaml = parse(read('docker-compose.yml'));
 const services: Record<string, Yaml> = compose.services;
 
 /** Compose environment, as a map or a list of KEY=VALUE, as strings. */
+/** Compose interpolation as with nothing set in the shell: `${VAR:-default}` and `${VAR-default}` give the default. */
+const interpolated = (value: string): string =>
+  value.replace(/\$\{[A-Z0-9_]+(?::?-([^}]*))?\}/g, (_, fallback: string | undefined) => fallback ?? '');
+
 const envOf = (service: Yaml): Record<string, string> => {
   const env = service?.environment ?? {};
   if (Array.isArray(env)) {
-    return Object.fromEntries(env.map((e: string) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+    return Object.fromEntries(
+      env.map((e: string) => [e.slice(0, e.indexOf('=')), interpolated(e.slice(e.indexOf('=') + 1))]),
+    );
   }
-  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v == null ? '' : String(v)]));
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v == null ? '' : interpolated(String(v))]));
 };
 
 /** Compose durations: 90s, 1m30s, 2m, 1h, 500ms. */
