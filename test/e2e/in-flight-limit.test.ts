@@ -58,7 +58,12 @@ test('a client at its in-flight limit waits across workers while another client 
   for (let i = 0; i < SLOW_TASKS; i++) ids.push(await enqueue('capped', `${slow.url}/${i}`));
   for (let i = 0; i < FAST_TASKS; i++) ids.push(await enqueue('roomy', `${fast.url}/${i}`));
 
+  let peakInFlight = 0;
+  let peakParked = 0;
   for (let i = 0; i < 300; i++) {
+    const stats = (await service.app.inject({ method: 'GET', url: '/v1/clients/capped/stats' })).json();
+    peakInFlight = Math.max(peakInFlight, stats.in_flight);
+    peakParked = Math.max(peakParked, stats.parked);
     const snaps = await Promise.all(ids.map((id) => service.store.load(id)));
     if (snaps.every((s) => s && TERMINAL_STATUSES.has(s.task.status))) break;
     await new Promise((r) => setTimeout(r, 50));
@@ -70,6 +75,9 @@ test('a client at its in-flight limit waits across workers while another client 
   expect(slow.received).toHaveLength(SLOW_TASKS);
   expect(fast.received).toHaveLength(FAST_TASKS);
   expect(maxOpen).toBe(2);
+  // the client's stats show its slots and the tasks waiting for one
+  expect(peakInFlight).toBe(2);
+  expect(peakParked).toBeGreaterThan(0);
   // the capped client's backlog (12 × 150 ms over 2 slots, about a second) did not hold the other one back
   expect(fastDoneWhileSlowBusy).toBe(FAST_TASKS);
   expect(await inFlightByClient(service.redis, service.keys)).toEqual(new Map());

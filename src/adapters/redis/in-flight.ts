@@ -30,6 +30,18 @@ export const unparkTasks = async (redis: Redis, keys: Keys, limits: InFlightLimi
     ),
   );
 
+/** One client's dispatches in flight and tasks parked, as the lease script counts them. */
+export const inFlightOf = async (
+  redis: Redis,
+  keys: Keys,
+  clientId: string,
+): Promise<{ inFlight: number; parked: number }> => {
+  const [inFlight, parked] = await guardStorage('read in-flight counts', () =>
+    Promise.all([redis.hget(keys.inFlight, clientId), redis.llen(keys.parked(clientId))]),
+  );
+  return { inFlight: Number(inFlight ?? 0), parked };
+};
+
 /** Dispatches in flight and tasks parked, per client, as the lease script counts them. */
 export const inFlightByClient = async (
   redis: Redis,

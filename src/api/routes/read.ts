@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { inFlightOf } from '../../adapters/redis/in-flight.ts';
 import { guardStorage, type RedisTaskStore } from '../../adapters/redis/task-store.ts';
 import { DomainError } from '../../domain/task/errors.ts';
 import { AsOfError, queueCountsAsOf } from '../../projections/as-of.ts';
@@ -146,11 +147,12 @@ export const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (
       const parsed = parseDays(req.query as Query);
       if (!parsed.ok) return reply.code(400).send(invalidRequest(parsed.errors));
       return guardStorage('read client stats', async () => {
-        const [counts, days] = await Promise.all([
+        const [counts, days, limits] = await Promise.all([
           statusCounts(redis, keys, { clientId }),
           dailyUsage(redis, keys, { clientId }, now(), parsed.value),
+          inFlightOf(redis, keys, clientId),
         ]);
-        return { client_id: clientId, counts, days };
+        return { client_id: clientId, counts, in_flight: limits.inFlight, parked: limits.parked, days };
       });
     },
   );
