@@ -98,6 +98,34 @@ describe('in-flight limits in the lease and commit scripts', () => {
     expect((await inFlightByClient(ctx.redis, ctx.keys)).get('alpha')).toEqual({ inFlight: 4, parked: 0 });
   });
 
+  test('a capped client’s backlog does not hold back another client’s task behind it', async () => {
+    await register('alpha', 'small');
+    await fill('alpha', 300);
+    await fill('beta', 1);
+
+    const { entries, waitFrom } = await ctx.store.lease('worker-a', [{ name: 'default', quota: 5 }], LIMITS);
+
+    expect(entries.map((e) => e.task.id)).toEqual(['alpha-1', 'alpha-2', 'beta-1']);
+    expect(await parkedIds('alpha')).toHaveLength(298);
+    expect(waitFrom).not.toBeNull(); // the stream is drained: the worker may wait for new entries
+  });
+
+  test('past its read limit the script says the stream is not drained, and the next calls go on', async () => {
+    await register('alpha', 'small');
+    await fill('alpha', 1500);
+    await fill('beta', 1);
+    const calls: { ids: string[]; drained: boolean }[] = [];
+    for (let i = 0; i < 20 && !calls.some((c) => c.ids.includes('beta-1')); i++) {
+      const { entries, waitFrom } = await ctx.store.lease('worker-a', [{ name: 'default', quota: 3 }], LIMITS);
+      calls.push({ ids: entries.map((e) => e.task.id), drained: waitFrom !== null });
+    }
+    // 1,498 entries to park at 2 or 3 per read, 200 reads per call: several calls, none claiming a drained stream
+    expect(calls.length).toBeGreaterThan(2);
+    expect(calls.slice(0, -1).map((c) => c.drained)).toEqual(calls.slice(0, -1).map(() => false));
+    expect(calls.at(-1)?.ids).toContain('beta-1');
+    expect(await parkedIds('alpha')).toHaveLength(1498);
+  });
+
   test('a parked task keeps its queue', async () => {
     await register('alpha', 'small');
     await fill('alpha', 3, 'low');

@@ -9,8 +9,9 @@
   ARGV[4] client key prefix  ARGV[5] in-flight hash  ARGV[6] parked list prefix  ARGV[7] parked clients set
   ARGV[8] in-flight limits by tier 'free=1,basic=5' ('' = none)  ARGV[8+i] quota of KEYS[i]
   Returns { {key index, entry id, task id, version, history, request}, ... } and, when fewer were found than
-  asked for (every stream is drained), a last element {0, last id of KEYS[1], last id of KEYS[2], ...}: an
-  XREAD BLOCK from those ids wakes on the first entry added after this script, without a gap.            ]]
+  asked for because every stream is drained, a last element {0, last id of KEYS[1], last id of KEYS[2], ...}:
+  an XREAD BLOCK from those ids wakes on the first entry added after this script, without a gap. Fewer found
+  without that element means the read limit was reached while parking: the caller should lease again at once.]]
 local group, consumer, prefix = ARGV[1], ARGV[2], ARGV[3]
 local clientPrefix, inflight, parkedPrefix, parkedClients = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local out, exhausted = {}, {}
@@ -43,9 +44,13 @@ local function admit(key, entryId, taskId, client)
 end
 
 -- entry fields: id <task id> [c <client id>]
+-- Parked entries do not count: read again to fill the quota, up to MAX_READS reads per call in all (so a
+-- capped client's long backlog costs several calls, not one long script). A stream counts as drained only
+-- when a read came back short.
+local MAX_READS, reads = 200, 0
 local function take(i, count)
-  -- parked entries do not count: read again, a bounded number of times, to fill the quota
-  for _ = 1, 8 do
+  while count > 0 and reads < MAX_READS do
+    reads = reads + 1
     local reply = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'STREAMS', KEYS[i], '>')
     local entries = reply and reply[1][2] or {}
     local handed = 0
@@ -63,7 +68,6 @@ local function take(i, count)
       return
     end
     count = count - handed
-    if count <= 0 then return end
   end
 end
 
@@ -76,7 +80,11 @@ for i = 1, #KEYS do
   if got >= wanted then break end
   if not exhausted[i] then take(i, wanted - got) end
 end
-if got < wanted then
+local drained = true
+for i = 1, #KEYS do
+  if not exhausted[i] then drained = false end
+end
+if got < wanted and drained then
   local last = { 0 }
   for i = 1, #KEYS do
     local newest = redis.call('XREVRANGE', KEYS[i], '+', '-', 'COUNT', 1)[1]
