@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { inFlightByClient, inFlightLimits } from '../../src/adapters/redis/in-flight.ts';
+import { inFlightLimits } from '../../src/adapters/redis/in-flight.ts';
 import { parseTiers } from '../../src/domain/client/tier.ts';
 import { TERMINAL_STATUSES } from '../../src/domain/task/task.ts';
 import { answer, startTarget } from '../support/http-target.ts';
+import { inFlightByClient } from '../support/redis-state.ts';
 import { startService } from '../support/service.ts';
 
 /**

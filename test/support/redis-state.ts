@@ -68,3 +68,19 @@ export const taskState = async (redis: Redis, keys: Keys, taskId: string, queue:
   pending: await holders(redis, keys, queue),
   due: await dueSet(redis, keys),
 });
+
+/** Dispatches in flight and tasks parked, per client, as the lease script counts them. */
+export const inFlightByClient = async (
+  redis: Redis,
+  keys: Keys,
+): Promise<Map<string, { inFlight: number; parked: number }>> => {
+  const counts = await redis.hgetall(keys.inFlight);
+  const parkedClients = await redis.smembers(keys.parkedClients);
+  const out = new Map<string, { inFlight: number; parked: number }>();
+  for (const [client, n] of Object.entries(counts)) out.set(client, { inFlight: Number(n), parked: 0 });
+  for (const client of parkedClients) {
+    const parked = await redis.llen(keys.parked(client));
+    out.set(client, { inFlight: out.get(client)?.inFlight ?? 0, parked });
+  }
+  return out;
+};

@@ -41,19 +41,3 @@ export const inFlightOf = async (
   );
   return { inFlight: Number(inFlight ?? 0), parked };
 };
-
-/** Dispatches in flight and tasks parked, per client, as the lease script counts them. */
-export const inFlightByClient = async (
-  redis: Redis,
-  keys: Keys,
-): Promise<Map<string, { inFlight: number; parked: number }>> => {
-  const counts = await guardStorage('read in-flight counts', () => redis.hgetall(keys.inFlight));
-  const parkedClients = await guardStorage('read parked clients', () => redis.smembers(keys.parkedClients));
-  const out = new Map<string, { inFlight: number; parked: number }>();
-  for (const [client, n] of Object.entries(counts)) out.set(client, { inFlight: Number(n), parked: 0 });
-  for (const client of parkedClients) {
-    const parked = await guardStorage('read parked tasks', () => redis.llen(keys.parked(client)));
-    out.set(client, { inFlight: out.get(client)?.inFlight ?? 0, parked });
-  }
-  return out;
-};

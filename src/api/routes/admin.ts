@@ -1,5 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { digestApiKey, sameDigest } from '../../adapters/auth/api-keys.ts';
 import { ledgerStart } from '../../adapters/redis/ledger.ts';
 import { guardStorage, type RedisTaskStore } from '../../adapters/redis/task-store.ts';
 import { projectionLags, startRebuild } from '../../projections/generations.ts';
@@ -12,8 +12,7 @@ const TRIMMED_WARNING =
   'rebuild with `task-dispatcher ledger replay` and the archive to keep it';
 
 /** Compares digests, so neither the length nor the content of the key leaks through timing. */
-const sameKey = (given: string, expected: string) =>
-  timingSafeEqual(createHash('sha256').update(given).digest(), createHash('sha256').update(expected).digest());
+const sameKey = (given: string, expected: string) => sameDigest(digestApiKey(expected), digestApiKey(given));
 
 /**
  * The onRequest hook of every admin route: X-Admin-Key must equal ADMIN_API_KEY. Without ADMIN_API_KEY the admin

@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { inFlightByClient, inFlightLimits, unparkTasks } from '../../../src/adapters/redis/in-flight.ts';
+import { inFlightLimits, unparkTasks } from '../../../src/adapters/redis/in-flight.ts';
 import type { LeasedEntry } from '../../../src/adapters/redis/task-store.ts';
 import { parseTiers } from '../../../src/domain/client/tier.ts';
 import { attemptCommand, decided, enqueue, leaseCommand } from '../../support/commits.ts';
-import { readyEntries } from '../../support/redis-state.ts';
+import { inFlightByClient, readyEntries } from '../../support/redis-state.ts';
 import { T0, testStore } from '../../support/store.ts';
 
 const LIMITS = inFlightLimits(parseTiers('small:60:2,big:60:4'));
