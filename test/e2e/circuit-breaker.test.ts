@@ -14,6 +14,9 @@ import { startService } from '../support/service.ts';
  * without using attempts, B's tasks all go through while A is still open, and A's tasks are all delivered once A
  * recovers. Counts and orders only: the per-period check compares lease times with breaker change times, both
  * read from the worker's clock at the same decision.
+ *
+ * Breakers are per client: while A's storm has the breaker of this test's client open for host A, another tenant's
+ * tasks to host A (a path that answers 200) keep going, are never deferred, and do not count as A's probes.
  */
 const BREAKER: BreakerSettings = { failureThreshold: 3, openMs: 1_500, maxProbes: 2, intervalMs: 60_000 };
 /** Four attempts each: a task that was attempted at every storm call would run out of them. */
@@ -21,6 +24,10 @@ const RETRY = { maxRetries: 3, minBackoffMs: 100, maxBackoffMs: 200 };
 const A_TASKS = 20;
 const B_TASKS = 30;
 const CLIENT = 'breaker-test';
+/** Another tenant, calling host A at a path that works. */
+const OTHER = 'breaker-test-other';
+const OTHER_TASKS = 10;
+const OTHER_PATH = '/fine';
 /** As long as the deferred crowd's jitter spread (a tenth of openMs). */
 const A_LATENCY_MS = 150;
 
@@ -32,8 +39,8 @@ const changes: BreakerChange[] = [];
 
 beforeAll(async () => {
   // slow, so that tasks come back while probes are still out: those must be turned away too
-  targetA = await startTarget((_req, res) => {
-    const status = storm ? 500 : 200;
+  targetA = await startTarget((req, res) => {
+    const status = storm && !req.path.startsWith(OTHER_PATH) ? 500 : 200;
     setTimeout(() => answer(res, status), A_LATENCY_MS);
   });
   targetB = await startTarget((_req, res) => answer(res, 200));
@@ -50,8 +57,8 @@ afterAll(async () => {
   await targetB?.close();
 });
 
-const enqueue = async (url: string, n: number): Promise<string[]> => {
-  const tasks = Array.from({ length: n }, (_, i) => ({ client_id: CLIENT, task: { url: `${url}/t${i}` } }));
+const enqueue = async (url: string, n: number, clientId = CLIENT): Promise<string[]> => {
+  const tasks = Array.from({ length: n }, (_, i) => ({ client_id: clientId, task: { url: `${url}/t${i}` } }));
   const res = await service.app.inject({ method: 'POST', url: '/v1/enqueue:batch', payload: { tasks } });
   expect(res.statusCode).toBe(200);
   return (res.json().results as { task_id: string }[]).map((r) => r.task_id);
@@ -71,18 +78,29 @@ const waitFor = async (what: string, seconds: number, done: () => boolean | Prom
 
 const allSucceeded = async (ids: readonly string[]) => (await load(ids)).every((s) => s.task.status === 'succeeded');
 
-test('an open breaker defers host A without holding back host B; A is probed, then fully delivered', async () => {
+test('an open breaker defers host A without holding back host B or another tenant at A; A is probed, then fully delivered', async () => {
   const hostA = targetHost(targetA.url);
   const hostB = targetHost(targetB.url);
   const aIds = await enqueue(targetA.url, A_TASKS);
   const bIds = await enqueue(targetB.url, B_TASKS);
-  const ofA = () => changes.filter((c) => c.host === hostA);
+  const ofA = () => changes.filter((c) => c.clientId === CLIENT && c.host === hostA);
+  const breakerOfA = () =>
+    service.workers[0]?.breakers?.snapshot().find((b) => b.clientId === CLIENT && b.host === hostA);
 
   await waitFor("B's tasks delivered", 30, () => allSucceeded(bIds));
   // B finished while A's storm goes on: A's breaker has opened and cannot have closed
   expect(ofA()[0]).toMatchObject({ from: 'closed', to: 'open' });
-  expect(service.workers[0]?.breakers?.snapshot().find((b) => b.host === hostA)?.phase).toMatch(/^(open|half-open)$/);
+  expect(breakerOfA()?.phase).toMatch(/^(open|half-open)$/);
   expect((await load(aIds)).filter((s) => s.task.status === 'succeeded')).toHaveLength(0);
+
+  // another tenant's tasks to host A go through while A's breaker for this client stays open or probing
+  const otherIds = await enqueue(`${targetA.url}${OTHER_PATH}`, OTHER_TASKS, OTHER);
+  await waitFor("the other tenant's tasks delivered", 30, () => allSucceeded(otherIds));
+  expect(breakerOfA()?.phase).toMatch(/^(open|half-open)$/);
+  const otherSnaps = await load(otherIds);
+  expect(otherSnaps.flatMap((s) => s.events).filter((e) => e.type === 'deferred')).toEqual([]);
+  expect(otherSnaps.map((s) => s.task.attempts)).toEqual(otherIds.map(() => 1));
+  expect(changes.filter((c) => c.clientId === OTHER)).toEqual([]);
 
   // one probe round fails (half-open → open again), then A recovers
   await waitFor('a failed probe round at A', 30, () => ofA().some((c) => c.from === 'half-open' && c.to === 'open'));
@@ -91,6 +109,7 @@ test('an open breaker defers host A without holding back host B; A is probed, th
 
   // the breaker's course at A: open, then half-open/open rounds, and closed at last; B's never changed
   expect(changes.filter((c) => c.host === hostB)).toEqual([]);
+  expect(changes.filter((c) => c.clientId === OTHER)).toEqual([]);
   const course = ofA().map((c) => c.to);
   expect(course[0]).toBe('open');
   expect(course.at(-1)).toBe('closed');
@@ -107,8 +126,10 @@ test('an open breaker defers host A without holding back host B; A is probed, th
   expect(deferred.length).toBeGreaterThan(0);
   expect(new Set(deferred.map((e) => e.data.host))).toEqual(new Set([hostA]));
   expect(ofType(bSnaps, 'deferred')).toEqual([]);
-  // every call A received was an attempt of one of its tasks; deferrals used none
-  expect(ofType(aSnaps, 'attempted')).toHaveLength(targetA.received.length);
+  // every call A received for this client was an attempt of one of its tasks; deferrals used none
+  const ofOther = targetA.received.filter((r) => r.path.startsWith(OTHER_PATH));
+  expect(ofOther).toHaveLength(OTHER_TASKS);
+  expect(ofType(aSnaps, 'attempted')).toHaveLength(targetA.received.length - ofOther.length);
   expect(aSnaps.every((s) => s.task.attempts <= RETRY.maxRetries + 1)).toBe(true);
   expect(ofType(aSnaps, 'failed')).toEqual([]);
 

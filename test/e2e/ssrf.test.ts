@@ -1,5 +1,6 @@
 import { promises as dns } from 'node:dns';
 import { createServer, type Server } from 'node:http';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type ResolveHost, resolverFrom, systemResolver } from '../../src/adapters/http/guarded-connect.ts';
 import type { Recorded } from '../../src/domain/task/events.ts';
@@ -28,6 +29,11 @@ let redirecting: Awaited<ReturnType<typeof startTarget>>;
 let publicServer: Server;
 const publicHits: string[] = [];
 let rebindAnswers = 0;
+/** The service's log lines at warn and above, as an operator would read them. */
+const warnings: Record<string, unknown>[] = [];
+const LOOPBACK_BY_NAME =
+  'blocked destination: the target resolves to a private address (loopback); ' +
+  'an operator can allow it with ALLOW_PRIVATE_URLS or TARGET_ALLOWLIST';
 
 beforeAll(async () => {
   canary = await startCanary('127.0.0.2');
@@ -60,6 +66,7 @@ beforeAll(async () => {
     allowPrivateUrls: false,
     targetAllowlist: `127.0.0.3/32,${new URL(redirecting.url).host}`,
     resolveHost,
+    log: pino({ level: 'warn' }, { write: (line: string) => warnings.push(JSON.parse(line)) }),
   });
 });
 
@@ -90,12 +97,17 @@ describe('IP literals are refused at enqueue with 400 naming task.url', () => {
     ['http://127.0.0.1/', '127.0.0.1 is in a private range (loopback)'],
     ['http://[::1]/', '::1 is in a private range (loopback)'],
     ['http://0.0.0.0/', '0.0.0.0 is in a private range (this network)'],
-    ['http://169.254.169.254/latest/meta-data/', '169.254.169.254 is a cloud metadata address'],
-    ['http://[fd00:ec2::254]/', 'fd00:ec2::254 is a cloud metadata address'],
+    ['http://169.254.169.254/latest/meta-data/', '169.254.169.254 is in a cloud metadata range'],
+    ['http://[fd00:ec2::254]/', 'fd00:ec2::254 is in a cloud metadata range'],
+    ['http://[fd20:ce::254]/', 'fd20:ce::254 is in a cloud metadata range (GCP metadata over IPv6)'],
+    ['http://[fe80::a9fe:a9fe]/', 'fe80::a9fe:a9fe is in a cloud metadata range (OpenStack metadata over IPv6)'],
+    ['http://169.254.170.23/', '169.254.170.23 is in a cloud metadata range (AWS EKS Pod Identity)'],
     ['http://[::ffff:127.0.0.1]/', '::ffff:7f00:1 is in a private range (loopback)'],
     ['http://[::ffff:7f00:1]/', '::ffff:7f00:1 is in a private range (loopback)'],
-    ['http://[64:ff9b::a9fe:a9fe]/', '64:ff9b::a9fe:a9fe is a cloud metadata address'],
-    ['http://[2002:a9fe:a9fe::]/', '2002:a9fe:a9fe:: is a cloud metadata address'],
+    ['http://[64:ff9b::a9fe:a9fe]/', '64:ff9b::a9fe:a9fe is in a cloud metadata range'],
+    ['http://[2002:a9fe:a9fe::]/', '2002:a9fe:a9fe:: is in a cloud metadata range'],
+    ['http://[::ffff:0:a9fe:a9fe]/', '::ffff:0:a9fe:a9fe is in a cloud metadata range'],
+    ['http://[4000::1]/', '4000::1 is in a private range (not global unicast (outside 2000::/3))'],
     ['http://2130706433/', '127.0.0.1 is in a private range (loopback)'],
     ['http://0x7f.1/', '127.0.0.1 is in a private range (loopback)'],
     ['http://0177.0.0.1/', '127.0.0.1 is in a private range (loopback)'],
@@ -134,15 +146,11 @@ describe('IP literals are refused at enqueue with 400 naming task.url', () => {
 
 describe('names are accepted at enqueue and refused at connect time, without retries', () => {
   test.each([
-    [
-      'localhost',
-      () => `http://localhost:${localCanary.port}/`,
-      /^blocked destination: (127\.0\.0\.1|::1) is in a private range \(loopback\)/,
-    ],
+    ['localhost', () => `http://localhost:${localCanary.port}/`, LOOPBACK_BY_NAME],
     [
       'metadata.google.internal',
       () => 'http://metadata.google.internal/computeMetadata/v1/',
-      /^blocked destination: metadata.google.internal is a cloud metadata address/,
+      'blocked destination: the target is a cloud metadata host name, blocked whatever the settings',
     ],
   ])('%s: one attempt, then failed with the reason', async (_, url, reason) => {
     const events = await finished(url());
@@ -152,13 +160,13 @@ describe('names are accepted at enqueue and refused at connect time, without ret
       attempt: 1,
       status: null,
       permanent: true,
-      error: expect.stringMatching(reason),
+      error: reason,
     });
-    expect(failed?.data).toMatchObject({ attempt: 1, reason: expect.stringMatching(reason) });
+    expect(failed?.data).toMatchObject({ attempt: 1, reason });
     expect(localCanary.connections()).toBe(0);
   });
 
-  test('the history API shows the blocked attempt and the failure reason', async () => {
+  test('the API shows the kind of range but not the address; the worker logs the address for the operator', async () => {
     const res = await enqueue(`http://localhost:${localCanary.port}/`);
     const id = res.json().task_id as string;
     await eventually(
@@ -168,7 +176,23 @@ describe('names are accepted at enqueue and refused at connect time, without ret
     const history = await service.app.inject({ method: 'GET', url: `/v1/tasks/${id}/history` });
     const events = history.json().events as { type: string; data: Record<string, unknown> }[];
     expect(events.find((e) => e.type === 'attempted')?.data).toMatchObject({ status: null, permanent: true });
-    expect(String(events.find((e) => e.type === 'failed')?.data.reason)).toMatch(/^blocked destination: /);
+    expect(events.find((e) => e.type === 'failed')?.data.reason).toBe(LOOPBACK_BY_NAME);
+    const task = await service.app.inject({ method: 'GET', url: `/v1/tasks/${id}` });
+    expect(task.statusCode).toBe(200);
+    expect(task.body).toContain('blocked destination: the target resolves to a private address (loopback)');
+    for (const body of [history.body, task.body]) expect(body).not.toMatch(/127\.0\.0\.1|::1\b/);
+    expect(warnings).toContainEqual(
+      expect.objectContaining({
+        level: 40,
+        component: 'ssrf-guard',
+        msg: 'blocked destination',
+        host: 'localhost',
+        judged: 'resolved',
+        address: expect.stringMatching(/^(127\.0\.0\.1|::1)$/),
+        reason: 'private',
+        range: 'loopback',
+      }),
+    );
   });
 });
 
@@ -197,7 +221,7 @@ test('DNS rebinding: a public answer, then 127.0.0.2 with TTL 0; the second atte
   const attempts = events.filter((e) => e.type === 'attempted').map((e) => e.data);
   expect(attempts[0]).toMatchObject({ attempt: 1, status: 503 });
   expect(attempts[1]).toMatchObject({ attempt: 2, status: null, permanent: true });
-  expect(attempts[1]?.error).toMatch(/^blocked destination: 127\.0\.0\.2 is in a private range \(loopback\)/);
+  expect(attempts[1]?.error).toBe(LOOPBACK_BY_NAME);
   expect(publicHits).toEqual(['/hook']);
   expect(rebindAnswers).toBeGreaterThanOrEqual(2);
   expect(rebindCanary.connections()).toBe(0);

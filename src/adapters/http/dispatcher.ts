@@ -1,5 +1,5 @@
 import { Agent, request } from 'undici';
-import type { TargetPolicy } from '../../domain/net/target-policy.ts';
+import type { BlockedDestination, TargetPolicy } from '../../domain/net/target-policy.ts';
 import { retryAfterMs } from '../../domain/retry/retry-after.ts';
 import type { AttemptResponse, HttpRequestSpec } from '../../domain/task/task.ts';
 import { BlockedDestinationError, guardedConnector, type ResolveHost, systemResolver } from './guarded-connect.ts';
@@ -18,6 +18,8 @@ export type HttpDispatcherOptions = Readonly<{
   targets: TargetPolicy;
   /** How target host names are resolved; the system resolver by default. */
   resolveHost?: ResolveHost;
+  /** Told the full detail of every refusal (host, address, range) for the operator's log. */
+  onBlocked?: (blocked: BlockedDestination) => void;
 }>;
 
 /**
@@ -25,12 +27,14 @@ export type HttpDispatcherOptions = Readonly<{
  * are off, they would cut long calls at 300 s), redirects are not followed (undici's request() follows none
  * unless a redirect interceptor is composed in, so a 3xx is a failed attempt), the response body is drained.
  * Every connection goes through the SSRF guard (guarded-connect.ts): a blocked destination is a permanent
- * failure. A 429 or 503 carries the wait its Retry-After asks for. Never throws: every outcome is an
+ * failure whose error names the kind of range but not the address (the tenant reads it); `onBlocked` gets the
+ * detail. A 429 or 503 carries the wait its Retry-After asks for. Never throws: every outcome is an
  * AttemptResponse for the domain to classify.
  */
 export const createHttpDispatcher = ({
   targets,
   resolveHost = systemResolver,
+  onBlocked,
 }: HttpDispatcherOptions): HttpDispatcher => {
   const agent = new Agent({
     headersTimeout: 0,
@@ -73,8 +77,10 @@ export const createHttpDispatcher = ({
     } catch (err) {
       let error: string;
       const blocked = blockedBy(err);
-      if (blocked)
-        return { status: null, latencyMs: latency(), error: `blocked destination: ${blocked}`, permanent: true };
+      if (blocked) {
+        onBlocked?.(blocked.blocked);
+        return { status: null, latencyMs: latency(), error: blocked.message, permanent: true };
+      }
       if (deadlineHit) error = `deadline of ${deadlineMs} ms exceeded`;
       else if (cancel.aborted) error = `cancelled: ${String(cancel.reason ?? 'aborted')}`;
       else {
@@ -92,12 +98,12 @@ export const createHttpDispatcher = ({
 };
 
 /** The guard's refusal, if that is what failed the request (undici may wrap the connect error). */
-const blockedBy = (err: unknown): string | null => {
+const blockedBy = (err: unknown): BlockedDestinationError | null => {
   for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if (e instanceof BlockedDestinationError) return e.message;
+    if (e instanceof BlockedDestinationError) return e;
     if (e instanceof AggregateError) {
       const inner = e.errors.find((x) => x instanceof BlockedDestinationError);
-      if (inner) return (inner as Error).message;
+      if (inner) return inner as BlockedDestinationError;
     }
   }
   return null;

@@ -1,13 +1,15 @@
 import { type LookupAddress, type LookupOptions, lookup, type promises } from 'node:dns';
 import { isIP } from 'node:net';
 import { buildConnector } from 'undici';
-import { type AddressPolicy, judgeAddress } from '../../domain/net/address-policy.ts';
+import { type AddressPolicy, type AddressVerdict, judgeAddress } from '../../domain/net/address-policy.ts';
+import { effectivePort } from '../../domain/net/effective-port.ts';
 import {
   addressPolicyFor,
-  blockedReason,
+  type BlockedDestination,
   judgeHostName,
   literalAddress,
   type TargetPolicy,
+  tenantReason,
 } from '../../domain/net/target-policy.ts';
 
 /** Resolves a host name to every address it has. Injectable so that tests can use their own DNS server. */
@@ -32,14 +34,27 @@ export const resolverFrom =
     return found;
   };
 
-/** The destination was refused by the SSRF guard; retrying cannot help. */
+/**
+ * The destination was refused by the SSRF guard; retrying cannot help. The message is the tenant's text (no
+ * address); `blocked` holds the full detail for the operator's log.
+ */
 export class BlockedDestinationError extends Error {
   readonly code = 'ERR_BLOCKED_DESTINATION';
-  constructor(message: string) {
-    super(message);
+  readonly blocked: BlockedDestination;
+  constructor(blocked: BlockedDestination) {
+    super(tenantReason(blocked));
     this.name = 'BlockedDestinationError';
+    this.blocked = blocked;
   }
 }
+
+const refusal = (
+  host: string,
+  judged: BlockedDestination['judged'],
+  address: string,
+  verdict: Exclude<AddressVerdict, { allowed: true }>,
+): BlockedDestinationError =>
+  new BlockedDestinationError({ host, judged, address, reason: verdict.reason, range: verdict.range });
 
 type LookupCallback = (err: Error | null, address: string | LookupAddress[], family?: number) => void;
 
@@ -53,7 +68,7 @@ const guardedLookup =
   (hostname: string, options: LookupOptions, callback: LookupCallback): void => {
     const byName = judgeHostName(hostname);
     if (!byName.allowed) {
-      process.nextTick(callback, new BlockedDestinationError(blockedReason(hostname, byName)), []);
+      process.nextTick(callback, refusal(hostname, 'name', hostname, byName), []);
       return;
     }
     const family = options.family === 4 || options.family === 6 ? options.family : 0;
@@ -65,7 +80,7 @@ const guardedLookup =
         if (allowed.length > 0) return allowed;
         const refused = verdicts.find((v) => !v.verdict.allowed);
         throw refused && !refused.verdict.allowed
-          ? new BlockedDestinationError(blockedReason(refused.a.address, refused.verdict))
+          ? refusal(hostname, 'resolved', refused.a.address, refused.verdict)
           : Object.assign(new Error(`${hostname} has no ${family ? `IPv${family} ` : ''}address`), {
               code: 'ENOTFOUND',
             });
@@ -103,13 +118,12 @@ export const guardedConnector = ({ policy, resolve, timeoutMs }: GuardedConnecto
     lookup: guardedLookup(resolve, { allowPrivate: true, allowlist: policy.allowlist.ranges }),
   });
   return (options, callback) => {
-    const port = Number(options.port) || (options.protocol === 'https:' ? 443 : 80);
-    const addressPolicy = addressPolicyFor(options.hostname, port, policy);
+    const addressPolicy = addressPolicyFor(options.hostname, effectivePort(options), policy);
     const literal = literalAddress(options.hostname) ?? (isIP(options.hostname) ? options.hostname : null);
     if (literal !== null) {
       const verdict = judgeAddress(literal, addressPolicy);
       if (!verdict.allowed) {
-        process.nextTick(callback, new BlockedDestinationError(blockedReason(literal, verdict)), null);
+        process.nextTick(callback, refusal(options.hostname, 'literal', literal, verdict), null);
         return;
       }
     }

@@ -46,9 +46,12 @@ export type RunningWorker = Readonly<{
 /** Starts a worker: the processor (lease, dispatch, record) and the promoter (release due tasks). */
 export const startWorker = async (o: WorkerOptions): Promise<RunningWorker> => {
   const store = new RedisTaskStore(o.redis.commands, o.keys, { cipher: o.cipher ?? null });
+  const guardLog = o.log.child({ component: 'ssrf-guard', workerId: o.workerId });
   const http = createHttpDispatcher({
     targets: o.targets,
     ...(o.resolveHost === undefined ? {} : { resolveHost: o.resolveHost }),
+    // the tenant's error names only the kind of range; the operator gets the address here
+    onBlocked: (blocked) => guardLog.warn(blocked, 'blocked destination'),
   });
   const breakers = o.breaker ? createBreakers(o.breaker, o) : null;
   const processor = new Processor({

@@ -6,6 +6,8 @@
  *
  * Every phase change starts a new generation. A call carries the generation it was admitted in, and its outcome
  * counts only in that generation: a call admitted before the breaker opened cannot re-open it or close it later.
+ * Generations only grow, so a fresh breaker must start above every generation its key has had (the adapter keeps
+ * a high-water mark), or a call from an earlier life of the breaker could count in the new one.
  */
 export type BreakerSettings = Readonly<{
   failureThreshold: number;
@@ -100,6 +102,9 @@ export const settle = (
     return failures >= settings.failureThreshold ? opened(current, now, settings) : { ...current, failures };
   }
   if (current.phase === 'half-open') {
+    // with no probe out, this outcome is no probe's (a permit settled twice): counting it could free a place
+    // that was never taken and let more than maxProbes through
+    if (current.probes <= current.successes) return current;
     if (outcome === 'failure') return opened(current, now, settings);
     if (outcome === 'ignored') return { ...current, probes: current.probes - 1 };
     const successes = current.successes + 1;

@@ -1,12 +1,11 @@
+import { effectivePort } from '../net/effective-port.ts';
 import type { AttemptResponse } from '../task/task.ts';
 import type { HostOutcome } from './host-breaker.ts';
-
-const DEFAULT_PORTS: Readonly<Record<string, string>> = { 'http:': '80', 'https:': '443' };
 
 /** The breaker a task's URL answers to: `host:port`, the port written out (`http://a` and `http://a:80` share one). */
 export const targetHost = (url: string): string => {
   const u = new URL(url);
-  return `${u.hostname}:${u.port || DEFAULT_PORTS[u.protocol] || ''}`;
+  return `${u.hostname}:${effectivePort(u)}`;
 };
 
 /**

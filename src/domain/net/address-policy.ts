@@ -2,14 +2,16 @@
  * Which IP addresses a task may be delivered to (SSRF guard). Pure: the dispatcher resolves names and asks here
  * about every address before it connects to the one it checked; the API asks about IP-literal URLs at enqueue.
  * Ranges follow Stripe's smokescreen and Svix: everything that is not global unicast is private, and an IPv6
- * address that embeds an IPv4 one (mapped, compatible, NAT64, 6to4, Teredo) is judged by the IPv4 inside.
+ * address that embeds an IPv4 one (mapped, translated, compatible, NAT64, 6to4, Teredo) is judged by the IPv4
+ * inside. Cloud metadata ranges are blocked in every spelling whatever the operator allows (Convoy).
  */
 export type AddressVerdict =
   | Readonly<{ allowed: true }>
+  /** `metadata`: a cloud metadata address or a range they live in, never allowed; `private`: not global unicast. */
   | Readonly<{ allowed: false; reason: 'metadata' | 'private' | 'invalid'; range: string }>;
 
 export type AddressPolicy = Readonly<{
-  /** ALLOW_PRIVATE_URLS: private ranges become allowed; cloud metadata addresses never do. */
+  /** ALLOW_PRIVATE_URLS: private ranges become allowed; cloud metadata ranges never do. */
   allowPrivate: boolean;
   /** TARGET_ALLOWLIST's CIDR ranges (and single addresses): allowed even when private, never metadata. */
   allowlist: readonly AddressRange[];
@@ -83,12 +85,26 @@ const contains = (r: AddressRange, a: Parsed): boolean => {
   return a.value >> shift === r.base >> shift;
 };
 
-/** Cloud metadata services: blocked whatever else is allowed. */
+/**
+ * Blocked whatever ALLOW_PRIVATE_URLS and TARGET_ALLOWLIST say (Convoy's default): the link-local ranges and
+ * AWS's IPv6 block, where cloud metadata and credential services live, plus the named metadata addresses
+ * elsewhere. The named ones come first so that a refusal names the service.
+ */
 const METADATA = [
-  range('169.254.169.254/32', 'AWS, GCP and Azure metadata'),
+  range('169.254.169.254/32', 'AWS, GCP, Azure and OpenStack metadata'),
   range('169.254.170.2/32', 'AWS ECS task metadata'),
-  range('100.100.100.200/32', 'Alibaba Cloud metadata'),
+  range('169.254.170.23/32', 'AWS EKS Pod Identity'),
   range('fd00:ec2::254/128', 'AWS metadata over IPv6'),
+  range('fd00:ec2::23/128', 'AWS EKS Pod Identity over IPv6'),
+  range('fd20:ce::254/128', 'GCP metadata over IPv6'),
+  range('fe80::a9fe:a9fe/128', 'OpenStack metadata over IPv6'),
+  range('100.100.100.200/32', 'Alibaba Cloud metadata'),
+  range('168.63.129.16/32', 'Azure WireServer'),
+  range('192.0.0.192/32', 'Oracle Cloud Classic metadata'),
+  range('fd00:42::42/128', 'Scaleway metadata over IPv6'),
+  range('169.254.0.0/16', 'link-local 169.254/16, home of cloud metadata services'),
+  range('fe80::/10', 'link-local fe80::/10, home of cloud metadata services'),
+  range('fd00:ec2::/32', 'AWS fd00:ec2::/32, home of its metadata services'),
 ];
 
 const PRIVATE_V4 = [
@@ -96,7 +112,6 @@ const PRIVATE_V4 = [
   range('10.0.0.0/8', 'private (10/8)'),
   range('100.64.0.0/10', 'carrier-grade NAT (100.64/10)'),
   range('127.0.0.0/8', 'loopback'),
-  range('169.254.0.0/16', 'link-local'),
   range('172.16.0.0/12', 'private (172.16/12)'),
   range('192.0.0.0/24', 'IETF protocol assignments'),
   range('192.0.2.0/24', 'documentation'),
@@ -109,16 +124,26 @@ const PRIVATE_V4 = [
   range('240.0.0.0/4', 'reserved (240/4, broadcast)'),
 ];
 
+/**
+ * Non-global IPv6 ranges, named so that a refusal says which. Those inside 2000::/3 are refused only because
+ * they are listed here; any other IPv6 address outside 2000::/3 is refused as NOT_GLOBAL.
+ */
 const PRIVATE_V6 = [
   range('::/128', 'unspecified'),
   range('::1/128', 'loopback'),
   range('100::/64', 'discard'),
+  range('2001:2::/48', 'benchmarking'),
+  range('2001:10::/28', 'ORCHID'),
   range('2001:db8::/32', 'documentation'),
+  range('3fff::/20', 'documentation'),
+  range('5f00::/16', 'segment routing (SRv6) SIDs'),
   range('fc00::/7', 'unique local'),
-  range('fe80::/10', 'link-local'),
   range('fec0::/10', 'site-local'),
   range('ff00::/8', 'multicast'),
 ];
+
+const GLOBAL_UNICAST = range('2000::/3', 'global unicast');
+const NOT_GLOBAL = 'not global unicast (outside 2000::/3)';
 
 /** The IPv4 address an IPv6 one carries, by the mechanisms that route to it. */
 const embeddedV4 = (a: Parsed): Parsed | null => {
@@ -126,6 +151,7 @@ const embeddedV4 = (a: Parsed): Parsed | null => {
   const v = a.value;
   const low32 = v & 0xffffffffn;
   if (v >> 32n === 0xffffn) return { version: 4, value: low32 }; // ::ffff:a.b.c.d, mapped
+  if (v >> 32n === 0xffff0000n) return { version: 4, value: low32 }; // ::ffff:0:a.b.c.d, translated (SIIT)
   if (v >> 32n === 0n && v > 1n) return { version: 4, value: low32 }; // ::a.b.c.d, compatible (deprecated)
   if (v >> 32n === 0x0064ff9b0000000000000000n) return { version: 4, value: low32 }; // 64:ff9b::/96, NAT64
   if (v >> 80n === 0x0064ff9b0001n) return { version: 4, value: low32 }; // 64:ff9b:1::/48, local NAT64
@@ -134,20 +160,28 @@ const embeddedV4 = (a: Parsed): Parsed | null => {
   return null;
 };
 
+/** The label of the non-global range `a` is in, or null for a global unicast address. */
+const nonGlobal = (a: Parsed, carried: Parsed | null): string | null => {
+  if (a.version === 4) return PRIVATE_V4.find((r) => contains(r, a))?.label ?? null;
+  const named = PRIVATE_V6.find((r) => contains(r, a))?.label;
+  if (named) return named;
+  // an address that carries an IPv4 one (mapped, translated, NAT64...) goes where that one goes
+  if (carried) return nonGlobal(carried, null);
+  return contains(GLOBAL_UNICAST, a) ? null : NOT_GLOBAL;
+};
+
 /** Whether a task may connect to `address` (an IP address as a resolver returns it, or a URL's IP literal). */
 export const judgeAddress = (address: string, policy: AddressPolicy): AddressVerdict => {
   const parsed = parseAddress(address);
   if (!parsed) return { allowed: false, reason: 'invalid', range: address };
-  const candidates = [parsed, ...(embeddedV4(parsed) ? [embeddedV4(parsed) as Parsed] : [])];
+  const carried = embeddedV4(parsed);
+  const candidates = carried ? [parsed, carried] : [parsed];
   for (const a of candidates) {
     const metadata = METADATA.find((r) => contains(r, a));
     if (metadata) return { allowed: false, reason: 'metadata', range: metadata.label };
   }
   if (policy.allowPrivate) return { allowed: true };
   if (policy.allowlist.some((r) => candidates.some((a) => contains(r, a)))) return { allowed: true };
-  for (const a of candidates) {
-    const hit = (a.version === 4 ? PRIVATE_V4 : PRIVATE_V6).find((r) => contains(r, a));
-    if (hit) return { allowed: false, reason: 'private', range: hit.label };
-  }
-  return { allowed: true };
+  const hit = nonGlobal(parsed, carried);
+  return hit === null ? { allowed: true } : { allowed: false, reason: 'private', range: hit };
 };

@@ -6,6 +6,7 @@ import {
   parseAddress,
   parseRange,
 } from './address-policy.ts';
+import { effectivePort } from './effective-port.ts';
 
 /**
  * Which targets a task may reach, as the operator set it: ALLOW_PRIVATE_URLS and TARGET_ALLOWLIST. Host
@@ -21,8 +22,6 @@ export type TargetAllowlist = Readonly<{
 }>;
 
 export type TargetPolicy = Readonly<{ allowPrivate: boolean; allowlist: TargetAllowlist }>;
-
-export const EMPTY_ALLOWLIST: TargetAllowlist = { ranges: [], hosts: new Set(), hostPorts: new Set() };
 
 /** Host names that reach a metadata service whatever they resolve to. */
 const METADATA_HOSTS = new Set(['metadata.google.internal', 'metadata.goog', 'metadata']);
@@ -103,11 +102,16 @@ export const judgeHostName = (hostname: string): AddressVerdict =>
     ? { allowed: false, reason: 'metadata', range: 'cloud metadata host name' }
     : { allowed: true };
 
-/** Why `destination` (an address or host name) is blocked, in words an operator can act on. */
-export const blockedReason = (destination: string, verdict: Exclude<AddressVerdict, { allowed: true }>): string => {
+type Refusal = Exclude<AddressVerdict, { allowed: true }>;
+
+/**
+ * Why the IP literal `destination` is blocked, naming it: for the enqueue-time 400, where the caller wrote it.
+ * At connect time the tenant gets tenantReason instead, which never names the address a host resolved to.
+ */
+export const blockedReason = (destination: string, verdict: Refusal): string => {
   switch (verdict.reason) {
     case 'metadata':
-      return `${destination} is a cloud metadata address (${verdict.range}), blocked whatever the settings`;
+      return `${destination} is in a cloud metadata range (${verdict.range}), blocked whatever the settings`;
     case 'private':
       return `${destination} is in a private range (${verdict.range}); set ALLOW_PRIVATE_URLS or TARGET_ALLOWLIST to allow it`;
     case 'invalid':
@@ -115,7 +119,38 @@ export const blockedReason = (destination: string, verdict: Exclude<AddressVerdi
   }
 };
 
-export const defaultPort = (url: URL): number => Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
+/** A refusal at connect time in full, for the operator's log: never shown to the tenant. */
+export type BlockedDestination = Readonly<{
+  /** The URL's host as written (a name or an IP literal). */
+  host: string;
+  /** What was judged: the host name itself (before resolving), the IP literal, or an address the name has. */
+  judged: 'name' | 'literal' | 'resolved';
+  /** The refused address, or the host name when it was refused by name. */
+  address: string;
+  reason: Refusal['reason'];
+  range: string;
+}>;
+
+/**
+ * What the tenant sees of a refusal at connect time (the attempt's error, the task's failure reason): the kind
+ * of range, never the address, so that probing with host names cannot map the internal network.
+ */
+export const tenantReason = ({ judged, reason, range }: BlockedDestination): string => {
+  if (judged === 'name')
+    return 'blocked destination: the target is a cloud metadata host name, blocked whatever the settings';
+  const target = judged === 'literal' ? 'the target is' : 'the target resolves to';
+  switch (reason) {
+    case 'metadata':
+      return `blocked destination: ${target} an address in a cloud metadata range (${range}), blocked whatever the settings`;
+    case 'private':
+      return (
+        `blocked destination: ${target} a private address (${range}); ` +
+        'an operator can allow it with ALLOW_PRIVATE_URLS or TARGET_ALLOWLIST'
+      );
+    case 'invalid':
+      return `blocked destination: ${target} an address the guard cannot read`;
+  }
+};
 
 /**
  * The enqueue-time check, a courtesy only: host names are not resolved here (the dispatcher's check at connect
@@ -124,6 +159,6 @@ export const defaultPort = (url: URL): number => Number(url.port) || (url.protoc
 export const blockedLiteral = (url: URL, policy: TargetPolicy): string | null => {
   const address = literalAddress(url.hostname);
   if (address === null) return null;
-  const verdict = judgeAddress(address, addressPolicyFor(url.hostname, defaultPort(url), policy));
+  const verdict = judgeAddress(address, addressPolicyFor(url.hostname, effectivePort(url), policy));
   return verdict.allowed ? null : blockedReason(address, verdict);
 };

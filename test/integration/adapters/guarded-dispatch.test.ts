@@ -2,7 +2,12 @@ import { promises as dns } from 'node:dns';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { createHttpDispatcher } from '../../../src/adapters/http/dispatcher.ts';
 import { resolverFrom } from '../../../src/adapters/http/guarded-connect.ts';
-import { EMPTY_ALLOWLIST, parseTargetAllowlist, type TargetPolicy } from '../../../src/domain/net/target-policy.ts';
+import {
+  type BlockedDestination,
+  parseTargetAllowlist,
+  type TargetAllowlist,
+  type TargetPolicy,
+} from '../../../src/domain/net/target-policy.ts';
 import { startCanary } from '../../support/canary.ts';
 import { type DnsQuery, startDnsStub } from '../../support/dns-stub.ts';
 import { answer, startTarget } from '../../support/http-target.ts';
@@ -11,6 +16,7 @@ import { answer, startTarget } from '../../support/http-target.ts';
  * The SSRF guard where it matters: at connect time, in the real dispatcher, against real sockets. A canary
  * listener on 127.0.0.2 counts every connection that reaches it; a blocked request must never reach it.
  */
+const EMPTY_ALLOWLIST: TargetAllowlist = { ranges: [], hosts: new Set(), hostPorts: new Set() };
 const closed: TargetPolicy = { allowPrivate: false, allowlist: EMPTY_ALLOWLIST };
 const open: TargetPolicy = { allowPrivate: true, allowlist: EMPTY_ALLOWLIST };
 
@@ -19,6 +25,12 @@ let dnsAnswers: (q: DnsQuery) => readonly string[] | null = () => null;
 let stub: Awaited<ReturnType<typeof startDnsStub>>;
 let resolveHost: ReturnType<typeof resolverFrom>;
 const closers: (() => Promise<void>)[] = [];
+/** What the dispatchers told the operator's log (onBlocked), in order. */
+let blockedLog: BlockedDestination[] = [];
+const LOOPBACK_BY_NAME =
+  'blocked destination: the target resolves to a private address (loopback); ' +
+  'an operator can allow it with ALLOW_PRIVATE_URLS or TARGET_ALLOWLIST';
+const LOOPBACK_LITERAL = LOOPBACK_BY_NAME.replace('resolves to', 'is');
 
 beforeAll(async () => {
   canary = await startCanary('127.0.0.2');
@@ -34,6 +46,7 @@ afterAll(async () => {
 let canaryBefore = 0;
 beforeEach(() => {
   canaryBefore = canary.connections();
+  blockedLog = [];
 });
 afterEach(async () => {
   expect(canary.connections() - canaryBefore, 'connections that reached the canary on 127.0.0.2').toBe(0);
@@ -41,7 +54,7 @@ afterEach(async () => {
 });
 
 const dispatcher = (targets: TargetPolicy) => {
-  const http = createHttpDispatcher({ targets, resolveHost });
+  const http = createHttpDispatcher({ targets, resolveHost, onBlocked: (b) => blockedLog.push(b) });
   closers.push(http.close);
   return http;
 };
@@ -62,22 +75,30 @@ describe('IP literals are judged before connecting (net.connect skips lookup for
     ['127.0.0.2', 'http://0177.0.0.2:PORT/'],
   ])('%s (%s) is blocked as a permanent failure', async (address, url) => {
     const res = await get(dispatcher(closed), url.replace('PORT', String(canary.port)));
-    expect(res).toMatchObject({
-      status: null,
-      permanent: true,
-      error: `blocked destination: ${address} is in a private range (loopback); set ALLOW_PRIVATE_URLS or TARGET_ALLOWLIST to allow it`,
-    });
+    expect(res).toEqual({ status: null, latencyMs: expect.any(Number), permanent: true, error: LOOPBACK_LITERAL });
+    expect(blockedLog).toEqual([
+      { host: expect.any(String), judged: 'literal', address, reason: 'private', range: 'loopback' },
+    ]);
   });
 
-  test('cloud metadata is blocked even when private addresses are allowed', async () => {
-    for (const url of [
-      'http://169.254.169.254/latest/meta-data/',
-      'http://[fd00:ec2::254]/',
-      'http://[::ffff:a9fe:a9fe]/',
-    ]) {
-      const res = await get(dispatcher(open), url);
+  test.each([
+    ['http://169.254.169.254/latest/meta-data/', 'AWS, GCP, Azure and OpenStack metadata'],
+    ['http://[fd00:ec2::254]/', 'AWS metadata over IPv6'],
+    ['http://[::ffff:a9fe:a9fe]/', 'AWS, GCP, Azure and OpenStack metadata'],
+    ['http://[::ffff:0:a9fe:a9fe]/', 'AWS, GCP, Azure and OpenStack metadata'],
+    ['http://[fe80::a9fe:a9fe]/', 'OpenStack metadata over IPv6'],
+    ['http://169.254.170.23/', 'AWS EKS Pod Identity'],
+    ['http://[fd00:ec2::23]/', 'AWS EKS Pod Identity over IPv6'],
+    ['http://[fd20:ce::254]/', 'GCP metadata over IPv6'],
+    ['http://169.254.1.1/', 'link-local 169.254/16, home of cloud metadata services'],
+  ])('cloud metadata is blocked even with ALLOW_PRIVATE_URLS and an allowlist for it: %s', async (url, range) => {
+    const allowlist = parseTargetAllowlist(`169.254.0.0/16,fe80::/10,fd00::/8,${new URL(url).host}`);
+    for (const policy of [open, { allowPrivate: true, allowlist }]) {
+      const res = await get(dispatcher(policy), url);
       expect(res, url).toMatchObject({ status: null, permanent: true });
-      expect(res.error, url).toMatch(/^blocked destination: .* is a cloud metadata address/);
+      expect(res.error, url).toBe(
+        `blocked destination: the target is an address in a cloud metadata range (${range}), blocked whatever the settings`,
+      );
     }
   });
 
@@ -95,27 +116,67 @@ describe('host names are resolved, every address is judged, and only a checked o
     const http = createHttpDispatcher({ targets: closed });
     closers.push(http.close);
     const res = await get(http, `http://localhost:${local.port}/`);
-    expect(res).toMatchObject({ status: null, permanent: true });
-    expect(res.error).toMatch(/^blocked destination: (127\.0\.0\.1|::1) is in a private range \(loopback\)/);
+    expect(res).toMatchObject({ status: null, permanent: true, error: LOOPBACK_BY_NAME });
     expect(local.connections()).toBe(0);
   });
 
   test('a metadata host name is blocked by name, without asking DNS', async () => {
     const before = stub.queries.length;
     const res = await get(dispatcher(open), 'http://metadata.google.internal/computeMetadata/v1/');
-    expect(res).toMatchObject({ status: null, permanent: true });
-    expect(res.error).toMatch(/^blocked destination: metadata.google.internal is a cloud metadata address/);
+    expect(res).toMatchObject({
+      status: null,
+      permanent: true,
+      error: 'blocked destination: the target is a cloud metadata host name, blocked whatever the settings',
+    });
     expect(stub.queries.length).toBe(before);
+    expect(blockedLog).toEqual([
+      {
+        host: 'metadata.google.internal',
+        judged: 'name',
+        address: 'metadata.google.internal',
+        reason: 'metadata',
+        range: 'cloud metadata host name',
+      },
+    ]);
   });
 
-  test('a name that resolves to the canary is blocked', async () => {
+  test('a name that resolves to the canary is blocked; the tenant is not told the address, the operator is', async () => {
     dnsAnswers = (q) => (q.name === 'canary.test' ? ['127.0.0.2'] : null);
     const res = await get(dispatcher(closed), `http://canary.test:${canary.port}/`);
+    expect(res).toMatchObject({ status: null, permanent: true, error: LOOPBACK_BY_NAME });
+    expect(res.error).not.toContain('127.0.0.2');
+    expect(blockedLog).toEqual([
+      { host: 'canary.test', judged: 'resolved', address: '127.0.0.2', reason: 'private', range: 'loopback' },
+    ]);
+  });
+
+  test.each([
+    ['fe80::a9fe:a9fe', 'OpenStack metadata over IPv6'],
+    ['fd00:ec2::23', 'AWS EKS Pod Identity over IPv6'],
+    ['fd20:ce::254', 'GCP metadata over IPv6'],
+  ])(
+    'a name with only the IPv6 metadata address %s is blocked even with ALLOW_PRIVATE_URLS',
+    async (address, range) => {
+      dnsAnswers = (q) => (q.name === 'meta6.test' ? [address] : null);
+      const res = await get(dispatcher(open), 'http://meta6.test/');
+      expect(res).toMatchObject({
+        status: null,
+        permanent: true,
+        error: `blocked destination: the target resolves to an address in a cloud metadata range (${range}), blocked whatever the settings`,
+      });
+      expect(blockedLog).toEqual([{ host: 'meta6.test', judged: 'resolved', address, reason: 'metadata', range }]);
+    },
+  );
+
+  test('in strict mode a name with only a non-global IPv6 address is blocked', async () => {
+    dnsAnswers = (q) => (q.name === 'reserved6.test' ? ['4000::1'] : null);
+    const res = await get(dispatcher(closed), 'http://reserved6.test/');
     expect(res).toMatchObject({
       status: null,
       permanent: true,
       error:
-        'blocked destination: 127.0.0.2 is in a private range (loopback); set ALLOW_PRIVATE_URLS or TARGET_ALLOWLIST to allow it',
+        'blocked destination: the target resolves to a private address (not global unicast (outside 2000::/3)); ' +
+        'an operator can allow it with ALLOW_PRIVATE_URLS or TARGET_ALLOWLIST',
     });
   });
 
@@ -124,7 +185,7 @@ describe('host names are resolved, every address is judged, and only a checked o
     for (const url of [`https://canary.test:${canary.port}/`, `https://127.0.0.2:${canary.port}/`]) {
       const res = await get(dispatcher(closed), url);
       expect(res, url).toMatchObject({ status: null, permanent: true });
-      expect(res.error, url).toMatch(/^blocked destination: 127.0.0.2 is in a private range \(loopback\)/);
+      expect(res.error, url).toBe(url.includes('canary.test') ? LOOPBACK_BY_NAME : LOOPBACK_LITERAL);
     }
   });
 
@@ -159,8 +220,8 @@ describe('host names are resolved, every address is judged, and only a checked o
     const url = `http://rebind.test:${port}/`;
     expect(await get(http, url)).toMatchObject({ status: 200 });
     const second = await get(http, url);
-    expect(second).toMatchObject({ status: null, permanent: true });
-    expect(second.error).toMatch(/^blocked destination: 127.0.0.2 is in a private range \(loopback\)/);
+    expect(second).toMatchObject({ status: null, permanent: true, error: LOOPBACK_BY_NAME });
+    expect(blockedLog).toMatchObject([{ host: 'rebind.test', address: '127.0.0.2' }]);
     expect(answered).toBeGreaterThanOrEqual(2);
     expect(t.received).toHaveLength(1);
     expect(sameport.connections()).toBe(0);

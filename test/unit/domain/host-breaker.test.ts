@@ -170,6 +170,19 @@ describe('half-open', () => {
     expect(b.admit(AT + 1).allowed).toBe(false);
   });
 
+  test('an outcome settled with no probe out (a permit settled twice) frees no place and changes nothing', () => {
+    const b = halfOpen();
+    const probe = b.start(AT);
+    b.settle(probe, 'ignored', AT + 1);
+    b.settle(probe, 'ignored', AT + 2);
+    expect(b.state).toMatchObject({ phase: 'half-open', probes: 0, successes: 0 });
+    b.settle(probe, 'success', AT + 3);
+    b.settle(probe, 'failure', AT + 3);
+    expect(b.state).toMatchObject({ phase: 'half-open', probes: 0, successes: 0 });
+    const admitted = Array.from({ length: 10 }, () => b.admit(AT + 4)).filter((a) => a.allowed);
+    expect(admitted).toHaveLength(S.maxProbes);
+  });
+
   test('half-opens, and counts probes, per open period: each period lets at most maxProbes calls through', () => {
     const b = halfOpen();
     let opensAt = T0;

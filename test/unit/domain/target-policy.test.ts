@@ -2,14 +2,17 @@ import { describe, expect, test } from 'vitest';
 import { judgeAddress } from '../../../src/domain/net/address-policy.ts';
 import {
   addressPolicyFor,
+  type BlockedDestination,
   blockedLiteral,
-  EMPTY_ALLOWLIST,
   judgeHostName,
   parseTargetAllowlist,
+  type TargetAllowlist,
   type TargetPolicy,
+  tenantReason,
 } from '../../../src/domain/net/target-policy.ts';
 import { validateEnqueue } from '../../../src/domain/task/validate.ts';
 
+const EMPTY_ALLOWLIST: TargetAllowlist = { ranges: [], hosts: new Set(), hostPorts: new Set() };
 const closed: TargetPolicy = { allowPrivate: false, allowlist: EMPTY_ALLOWLIST };
 const open: TargetPolicy = { allowPrivate: true, allowlist: EMPTY_ALLOWLIST };
 const withAllowlist = (spec: string): TargetPolicy => ({ allowPrivate: false, allowlist: parseTargetAllowlist(spec) });
@@ -67,12 +70,14 @@ describe('addressPolicyFor: which addresses one target may reach', () => {
     expect(addressPolicyFor('[0:0:0:0:0:0:0:1]', 9000, policy).allowPrivate).toBe(true);
   });
 
-  test('even an allowlisted target never reaches cloud metadata', () => {
-    const policy = withAllowlist('hooks.internal,169.254.0.0/16');
-    expect(judgeAddress('169.254.169.254', addressPolicyFor('hooks.internal', 80, policy))).toMatchObject({
-      allowed: false,
-      reason: 'metadata',
-    });
+  test('even an allowlisted target never reaches cloud metadata or the ranges it lives in', () => {
+    const policy = withAllowlist('hooks.internal,169.254.0.0/16,fe80::/10,fd00::/8');
+    for (const address of ['169.254.169.254', '169.254.170.23', 'fe80::a9fe:a9fe', 'fd00:ec2::23', 'fd20:ce::254']) {
+      expect(judgeAddress(address, addressPolicyFor('hooks.internal', 80, policy)), address).toMatchObject({
+        allowed: false,
+        reason: 'metadata',
+      });
+    }
   });
 
   test('metadata host names are blocked by name', () => {
@@ -96,10 +101,13 @@ describe('blockedLiteral: the enqueue-time check of IP-literal URLs', () => {
     ['http://127.1/', '127.0.0.1 is in a private range (loopback)'],
     ['http://10.0.0.1/', '10.0.0.1 is in a private range (private (10/8))'],
     ['http://100.64.0.1/', '100.64.0.1 is in a private range (carrier-grade NAT (100.64/10))'],
-    ['https://169.254.169.254/latest/meta-data/', '169.254.169.254 is a cloud metadata address'],
-    ['http://[fd00:ec2::254]/', 'fd00:ec2::254 is a cloud metadata address'],
-    ['http://[64:ff9b::a9fe:a9fe]/', '64:ff9b::a9fe:a9fe is a cloud metadata address'],
-    ['http://[2002:a9fe:a9fe::]/', '2002:a9fe:a9fe:: is a cloud metadata address'],
+    ['https://169.254.169.254/latest/meta-data/', '169.254.169.254 is in a cloud metadata range'],
+    ['http://[fd00:ec2::254]/', 'fd00:ec2::254 is in a cloud metadata range'],
+    ['http://[64:ff9b::a9fe:a9fe]/', '64:ff9b::a9fe:a9fe is in a cloud metadata range'],
+    ['http://[2002:a9fe:a9fe::]/', '2002:a9fe:a9fe:: is in a cloud metadata range'],
+    ['http://[fe80::a9fe:a9fe]/', 'fe80::a9fe:a9fe is in a cloud metadata range (OpenStack metadata over IPv6)'],
+    ['http://[::ffff:0:7f00:1]/', '::ffff:0:7f00:1 is in a private range (loopback)'],
+    ['http://[4000::1]/', '4000::1 is in a private range (not global unicast (outside 2000::/3))'],
   ])('%s is refused: %s', (url, reason) => expect(blockedLiteral(new URL(url), closed)).toContain(reason));
 
   test('a private literal says how to allow it; a metadata one says it cannot be', () => {
@@ -107,7 +115,7 @@ describe('blockedLiteral: the enqueue-time check of IP-literal URLs', () => {
       '127.0.0.1 is in a private range (loopback); set ALLOW_PRIVATE_URLS or TARGET_ALLOWLIST to allow it',
     );
     expect(blockedLiteral(new URL('http://169.254.169.254/'), open)).toBe(
-      '169.254.169.254 is a cloud metadata address (AWS, GCP and Azure metadata), blocked whatever the settings',
+      '169.254.169.254 is in a cloud metadata range (AWS, GCP, Azure and OpenStack metadata), blocked whatever the settings',
     );
   });
 
@@ -124,6 +132,45 @@ describe('blockedLiteral: the enqueue-time check of IP-literal URLs', () => {
     expect(blockedLiteral(new URL('http://127.0.0.1:9000/'), withAllowlist('127.0.0.1:9000'))).toBeNull();
     expect(blockedLiteral(new URL('http://127.0.0.1:9001/'), withAllowlist('127.0.0.1:9000'))).not.toBeNull();
     expect(blockedLiteral(new URL('http://10.1.2.3/'), withAllowlist('10.1.2.0/24'))).toBeNull();
+  });
+});
+
+describe('tenantReason: what the tenant reads of a refusal at connect time', () => {
+  const blocked = (b: Partial<BlockedDestination>): BlockedDestination => ({
+    host: 'hooks.example',
+    judged: 'resolved',
+    address: '10.3.4.5',
+    reason: 'private',
+    range: 'private (10/8)',
+    ...b,
+  });
+
+  test('a name that resolves to a private address: the kind of range and how to allow it, not the address', () => {
+    const text = tenantReason(blocked({}));
+    expect(text).toBe(
+      'blocked destination: the target resolves to a private address (private (10/8)); ' +
+        'an operator can allow it with ALLOW_PRIVATE_URLS or TARGET_ALLOWLIST',
+    );
+    expect(text).not.toContain('10.3.4.5');
+  });
+
+  test('a metadata range says no setting helps; a literal "is", a name "resolves to"', () => {
+    const metadata = { reason: 'metadata', range: 'GCP metadata over IPv6', address: 'fd20:ce::254' } as const;
+    expect(tenantReason(blocked(metadata))).toBe(
+      'blocked destination: the target resolves to an address in a cloud metadata range (GCP metadata over IPv6), ' +
+        'blocked whatever the settings',
+    );
+    expect(tenantReason(blocked({ ...metadata, judged: 'literal', host: '[fd20:ce::254]' }))).toMatch(
+      /^blocked destination: the target is an address in a cloud metadata range/,
+    );
+    expect(
+      tenantReason(blocked({ judged: 'name', host: 'metadata.google.internal', address: 'metadata.google.internal' })),
+    ).toBe('blocked destination: the target is a cloud metadata host name, blocked whatever the settings');
+  });
+
+  test('an unreadable address is not echoed either', () => {
+    const text = tenantReason(blocked({ reason: 'invalid', address: 'garbage%1', range: 'garbage%1' }));
+    expect(text).toBe('blocked destination: the target resolves to an address the guard cannot read');
   });
 });
 
