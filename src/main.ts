@@ -145,6 +145,13 @@ const main = async () => {
     { mode: config.MODE, port: runApi ? config.PORT : undefined, workerId, encryptionKeyId },
     'task dispatcher started',
   );
+  // the API is where secret headers are stored; in AUTH_MODE=open (local development) the warning is noise
+  if (runApi && config.AUTH_MODE === 'keys' && !cipher) {
+    log.warn(
+      { generate: 'openssl rand -base64 32' },
+      'ENCRYPTION_KEY is not set: secret header values (Authorization, X-Api-Key, …) are stored in Redis as given; set ENCRYPTION_KEY to the same 32-byte key on every API and worker process to store them encrypted',
+    );
+  }
 
   let stopping = false;
   const shutdown = async (signal: string) => {

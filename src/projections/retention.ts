@@ -179,7 +179,7 @@ export class Retention {
     if (this.#o.archiveDir === '' && archived !== null && !this.#warnedArchiveOff) {
       this.#warnedArchiveOff = true;
       this.#o.log.warn(
-        { archivedUpTo: archived, key: this.#keys.archive },
+        { archivedUpTo: archived, redisKey: this.#keys.archive },
         'the ledger was archived before but LEDGER_ARCHIVE_DIR is not set here: the ledger is not trimmed past the last archived entry; set LEDGER_ARCHIVE_DIR on every worker, or delete the key to trim without an archive',
       );
     }

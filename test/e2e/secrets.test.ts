@@ -11,8 +11,8 @@ import { dumpRedis } from '../support/redis-dump.ts';
 import { startService } from '../support/service.ts';
 
 /**
- * T12, the secrets half (RELIABILITY.md): tasks carry planted Authorization, X-Api-Key, X-Auth-Token and Cookie
- * secrets; some are delivered (the target must get them in plaintext), some fail, some stay scheduled, one is
+ * T12, the secrets half (RELIABILITY.md): tasks carry planted Authorization, X-Api-Key, X-Auth-Token, Cookie and
+ * apikey (Supabase's name: secret by its name's component) secrets; some are delivered (the target must get them in plaintext), some fail, some stay scheduled, one is
  * cancelled. Then every key of the service's Redis prefix, every log line (level trace) and every API response
  * is searched: no secret in plaintext anywhere with ENCRYPTION_KEY set; responses and logs masked without it.
  */
@@ -20,7 +20,7 @@ import { startService } from '../support/service.ts';
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are read field by field and checked by the assertions
 type Json = any;
 
-type Planted = { path: string; auth: string; apiKey: string; token: string; cookie: string };
+type Planted = { path: string; auth: string; apiKey: string; token: string; cookie: string; bareApiKey: string };
 
 const plant = (path: string): Planted => {
   const tag = randomUUID().slice(0, 8);
@@ -30,15 +30,17 @@ const plant = (path: string): Planted => {
     apiKey: `plant-apikey-${tag}`,
     token: `plant-token-${tag}`,
     cookie: `sid=plant-cookie-${tag}`,
+    bareApiKey: `plant-bare-apikey-${tag}`,
   };
 };
-const secretsOf = (p: Planted) => [p.auth, p.apiKey, p.token, p.cookie];
+const secretsOf = (p: Planted) => [p.auth, p.apiKey, p.token, p.cookie, p.bareApiKey];
 const MASKED_HEADERS = {
   'Content-Type': 'application/json',
   Authorization: SECRET_MASK,
   'X-Api-Key': SECRET_MASK,
   'X-Auth-Token': SECRET_MASK,
   Cookie: SECRET_MASK,
+  apikey: SECRET_MASK,
 };
 
 const captureLog = () => {
@@ -88,6 +90,7 @@ const runWorkload = async (encryptionKey: string | undefined) => {
         'X-Api-Key': p.apiKey,
         'X-Auth-Token': p.token,
         Cookie: p.cookie,
+        apikey: p.bareApiKey,
       },
       body: '{"order":1}',
     },
@@ -161,6 +164,7 @@ const expectDeliveredInPlaintext = (w: Awaited<ReturnType<typeof runWorkload>>) 
       'x-api-key': p.apiKey,
       'x-auth-token': p.token,
       cookie: p.cookie,
+      apikey: p.bareApiKey,
     });
   }
   expect(w.target.received.filter((r) => r.path.startsWith('/later'))).toEqual([]);
@@ -189,8 +193,8 @@ describe('with ENCRYPTION_KEY', () => {
     expectDeliveredInPlaintext(w);
     expect(w.redis.keys.length).toBeGreaterThan(10);
     expect(hits(w.redis.text, w.all)).toEqual([]);
-    // encrypted, not dropped: 4 sealed values per task
-    expect(w.redis.text.match(/enc:v1:/g)).toHaveLength(4 * w.all.length);
+    // encrypted, not dropped: 5 sealed values per task
+    expect(w.redis.text.match(/enc:v1:/g)).toHaveLength(5 * w.all.length);
     expectMaskedResponses(w);
     expectMaskedLogs(w);
   });
@@ -200,7 +204,7 @@ describe('without ENCRYPTION_KEY', () => {
   test('responses and logs are still masked; Redis holds the values as given', async () => {
     const w = await runWorkload(undefined);
     expectDeliveredInPlaintext(w);
-    expect(hits(w.redis.text, w.all)).toHaveLength(4 * w.all.length);
+    expect(hits(w.redis.text, w.all)).toHaveLength(5 * w.all.length);
     expect(w.redis.text).not.toContain('enc:v1:');
     expectMaskedResponses(w);
     expectMaskedLogs(w);

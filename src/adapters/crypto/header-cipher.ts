@@ -3,13 +3,17 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 const KEY_BYTES = 32;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
-/** The format's version; a later key rotation keeps it and looks the key up by the key id that follows. */
+/** The marker and format version every sealed value starts with. */
 const PREFIX = 'enc:v1:';
 
 /**
  * Seals secret header values with AES-256-GCM: `enc:v1:<key id>:<base64 of iv | ciphertext | tag>`, with a
  * fresh random 12-byte IV per value. `context` is authenticated but not stored (the task id, header name and
  * URL), so a sealed value copied to another task or header, or a task pointed at another URL, does not open.
+ *
+ * One key only: there is no key rotation. A value sealed with another key does not open, and the error names
+ * both key ids. The key id in every sealed value leaves room for rotation later (opening with older keys
+ * looked up by id) without changing the stored format.
  */
 export type HeaderCipher = Readonly<{
   /** Names the key without revealing it (a hash prefix), so a wrong key is told apart from tampering. */

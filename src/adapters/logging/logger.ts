@@ -14,12 +14,14 @@ const isPlain = (value: object): boolean => {
 };
 
 /**
- * Masks the value of every property named like a secret header (domain/task/secrets.ts) in plain objects and
- * arrays, at any depth up to MAX_DEPTH. Copy on write: the caller's object is never changed, and an object
- * without secrets is returned as it is, so the usual log line allocates nothing here.
+ * Masks the value of every property named like a secret header (domain/task/secrets.ts) in plain objects,
+ * arrays and errors, at any depth up to MAX_DEPTH. An error, under any key, is replaced by pino's serialized
+ * form (type, message, stack and its own fields), masked. Copy on write: the caller's object is never changed,
+ * and an object without secrets or errors is returned as it is, so the usual log line allocates nothing here.
  */
 export const maskSecrets = <T>(value: T, depth = 0): T => {
   if (value === null || typeof value !== 'object' || depth > MAX_DEPTH) return value;
+  if (value instanceof Error) return maskSecrets(stdSerializers.err(value), depth) as T;
   if (Array.isArray(value)) {
     const items = value.map((item) => maskSecrets(item, depth + 1));
     return (items.some((item, i) => item !== value[i]) ? items : value) as T;
@@ -41,15 +43,22 @@ export const maskSecrets = <T>(value: T, depth = 0): T => {
 
 /**
  * JSON logs, on stdout unless `destination` is given. Code logs ids and outcomes, never a task's request; as a
- * second line of defence, secret header values anywhere in a logged object or error are masked. Message
- * strings are not scanned, so they must never carry request data.
+ * second line of defence, secret header values anywhere in a logged object, a child logger's bindings or an
+ * error are masked. Message strings are not scanned, so they must never carry request data.
  */
 export const createLogger = (level: string, destination?: DestinationStream): Logger => {
   const options = {
     level,
     base: { service: 'task-dispatcher' },
     formatters: { log: (object: Record<string, unknown>) => maskSecrets(object) },
-    serializers: { err: (err: Error) => maskSecrets(stdSerializers.err(err)) },
+    serializers: { err: (err: unknown) => maskSecrets(err) },
   };
-  return destination ? pino(options, destination) : pino(options);
+  const logger = destination ? pino(options, destination) : pino(options);
+  // pino runs formatters.bindings on the root's base only, not on a child's bindings (lib/proto.js, child()),
+  // so bindings are masked here; children are created from their parent's prototype and inherit this method
+  const child = logger.child;
+  logger.child = function (this: Logger, bindings, childOptions) {
+    return child.call(this, maskSecrets(bindings), childOptions);
+  } as Logger['child'];
+  return logger;
 };

@@ -1,7 +1,7 @@
 import { EVENT_SCHEMA_VERSION, type Recorded, type TaskEvent } from '../../domain/task/events.ts';
-import { hasSecretHeaders, mapSecretHeaders, maskHeaders } from '../../domain/task/secrets.ts';
+import { hasSecretHeaders, isSecretHeader, maskHeaders } from '../../domain/task/secrets.ts';
 import type { HttpRequestSpec } from '../../domain/task/task.ts';
-import type { HeaderCipher } from '../crypto/header-cipher.ts';
+import { type HeaderCipher, isSealed } from '../crypto/header-cipher.ts';
 
 /**
  * Events are stored as one compact JSON line each, in the task's history and in the ledger stream:
@@ -30,15 +30,27 @@ export const upcast = (e: Recorded): Recorded => {
  * The target request is stored once per task, as JSON. With a cipher, secret header values are sealed
  * (see domain/task/secrets.ts, adapters/crypto/header-cipher.ts) and `sealed: 1` says so; without one they
  * are stored as given. A request without secret headers is stored as given either way.
+ *
+ * In a request marked `sealed`, a value is sealed exactly when it starts with the enc:v1 marker: opening goes by
+ * the marker, not by the header's name, so a name that became secret after its task was stored (the list of
+ * secret names grows) is still read as stored. To keep that exact, a value that merely looks sealed is sealed
+ * too, whatever its header's name.
  */
 type StoredRequest = HttpRequestSpec & { sealed?: 1 };
 
 /** What a sealed value is bound to: its task, its header (any letter case) and the target URL. */
 const sealContext = (taskId: string, name: string, url: string) => `${taskId}\n${name.toLowerCase()}\n${url}`;
 
+const mapHeaders = (
+  headers: Readonly<Record<string, string>>,
+  f: (name: string, value: string) => string,
+): Record<string, string> => Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, f(name, value)]));
+
 export const encodeRequest = (r: HttpRequestSpec, taskId = '', cipher: HeaderCipher | null = null): string => {
   if (!cipher || !hasSecretHeaders(r.headers)) return JSON.stringify(r);
-  const headers = mapSecretHeaders(r.headers, (name, value) => cipher.seal(value, sealContext(taskId, name, r.url)));
+  const headers = mapHeaders(r.headers, (name, value) =>
+    isSecretHeader(name) || isSealed(value) ? cipher.seal(value, sealContext(taskId, name, r.url)) : value,
+  );
   return JSON.stringify({ ...r, headers, sealed: 1 } satisfies StoredRequest);
 };
 
@@ -56,9 +68,12 @@ export const decodeRequest = (raw: string, taskId = '', cipher: HeaderCipher | n
   if (raw === '') return null;
   const { sealed, ...request } = parseRequest(raw);
   if (!sealed) return request;
-  if (!cipher) throw new Error('its secret headers are stored encrypted and ENCRYPTION_KEY is not set');
-  const open = (name: string, value: string) => cipher.open(value, sealContext(taskId, name, request.url));
-  return { ...request, headers: mapSecretHeaders(request.headers, open) };
+  const open = (name: string, value: string) => {
+    if (!isSealed(value)) return value;
+    if (!cipher) throw new Error('its secret headers are stored encrypted and ENCRYPTION_KEY is not set');
+    return cipher.open(value, sealContext(taskId, name, request.url));
+  };
+  return { ...request, headers: mapHeaders(request.headers, open) };
 };
 
 /** For reads: the request with its secret header values masked. Nothing is decrypted, no key is needed. */

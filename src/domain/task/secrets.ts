@@ -7,12 +7,34 @@
 export const SECRET_MASK = '***';
 
 const SECRET_NAMES: ReadonlySet<string> = new Set(['authorization', 'cookie', 'proxy-authorization']);
-const SECRET_SUFFIXES = ['-token', '-key', '-secret'] as const;
+/**
+ * Words that make a header secret when they are a whole component of its name (the name split on `-` and `_`):
+ * `apikey`, `X_Api_Key`, `X-Auth`, `Stripe-Signature`, `X-Session`, `Private-Token` are secret; `X-Keyboard`,
+ * `Tokens` are not. A broad list on purpose: masking a harmless value costs little, missing a credential does not.
+ */
+const SECRET_NAME_PARTS: ReadonlySet<string> = new Set([
+  'token',
+  'secret',
+  'password',
+  'passwd',
+  'pwd',
+  'passphrase',
+  'key',
+  'apikey',
+  'auth',
+  'authorization',
+  'cookie',
+  'signature',
+  'credential',
+  'credentials',
+  'session',
+  'jwt',
+]);
 
-/** Authorization, Cookie, Proxy-Authorization, and names ending in -Token, -Key or -Secret; any letter case. */
+/** Authorization, Cookie, Proxy-Authorization, and any name with a component in SECRET_NAME_PARTS; any case. */
 export const isSecretHeader = (name: string): boolean => {
   const lower = name.toLowerCase();
-  return SECRET_NAMES.has(lower) || SECRET_SUFFIXES.some((suffix) => lower.endsWith(suffix));
+  return SECRET_NAMES.has(lower) || lower.split(/[-_]/).some((part) => SECRET_NAME_PARTS.has(part));
 };
 
 export const hasSecretHeaders = (headers: Readonly<Record<string, string>>): boolean =>

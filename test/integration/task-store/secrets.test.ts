@@ -79,6 +79,24 @@ describe('a task store with ENCRYPTION_KEY', () => {
   });
 });
 
+describe('a task stored before the list of secret names grew', () => {
+  test('a header now secret but stored in plain is dispatched with its value, and read masked', async () => {
+    // what a build that sealed only Authorization stored: apikey (now secret) in plain beside the sealed value
+    await enqueue(storeWith(KEY_A), 'task-1', { request: { ...REQUEST, headers: { Authorization: AUTH } } });
+    const stored = JSON.parse((await ctx.redis.hget(ctx.keys.task('task-1'), 'r')) ?? '');
+    stored.headers.apikey = 'plain-apikey-61d0';
+    await ctx.redis.hset(ctx.keys.task('task-1'), 'r', JSON.stringify(stored));
+
+    const [entry] = (await storeWith(KEY_A).lease('worker-a', [{ name: 'default', quota: 1 }])).entries;
+    expect(entry?.unreadable).toBeUndefined();
+    expect(entry?.request?.headers).toStrictEqual({ Authorization: AUTH, apikey: 'plain-apikey-61d0' });
+    expect((await ctx.store.load('task-1'))?.request?.headers).toStrictEqual({
+      Authorization: SECRET_MASK,
+      apikey: SECRET_MASK,
+    });
+  });
+});
+
 describe('a task store without ENCRYPTION_KEY', () => {
   test('stores secret header values as given, reads them masked and leases them as given', async () => {
     await enqueue(ctx.store, 'task-1', { request: REQUEST });

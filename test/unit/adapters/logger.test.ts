@@ -32,11 +32,32 @@ describe('createLogger', () => {
     expect(line).toMatchObject({ taskId: 't1', msg: 'attempt', request: { url: 'https://example.com/hook' } });
   });
 
-  test('masks top-level secret fields and those in a child logger', () => {
+  test("masks top-level secret fields of a child logger's line", () => {
     const { log, text } = capture();
     log.child({ component: 'processor' }).warn({ authorization: SECRET, cookie: 'sid=plant-log-cookie' }, 'x');
     expect(text()).not.toContain('plant-log');
     expect(JSON.parse(text())).toMatchObject({ component: 'processor', authorization: SECRET_MASK });
+  });
+
+  test("masks a child logger's bindings, at any depth and in its own children", () => {
+    const { log, lines, text } = capture();
+    const child = log.child({
+      component: 'processor',
+      authorization: SECRET,
+      request: { headers: { 'X-Api-Key': API_KEY, Accept: '*/*' } },
+    });
+    child.info('first');
+    child.child({ taskId: 't1', apikey: API_KEY }).info('second');
+    expect(lines).toHaveLength(2);
+    expect(text()).not.toContain('plant-log');
+    const [first, second] = lines.map((l) => JSON.parse(l));
+    expect(first).toMatchObject({
+      component: 'processor',
+      authorization: SECRET_MASK,
+      request: { headers: { 'X-Api-Key': SECRET_MASK, Accept: '*/*' } },
+      msg: 'first',
+    });
+    expect(second).toMatchObject({ component: 'processor', taskId: 't1', apikey: SECRET_MASK, msg: 'second' });
   });
 
   test('masks secrets an error carries, and keeps its message and stack', () => {
@@ -54,6 +75,23 @@ describe('createLogger', () => {
       request: { headers: { Authorization: SECRET_MASK } },
     });
     expect(first.err.stack).toContain('target refused');
+  });
+
+  test('masks secrets an error carries under any key, in arrays and in child bindings, and keeps its message', () => {
+    const { log, lines, text } = capture();
+    const err = () => Object.assign(new Error('target refused'), { headers: { Authorization: SECRET } });
+    log.error({ error: err() }, 'one');
+    log.warn({ failures: [err()], context: { cause: err() } }, 'two');
+    log.child({ component: 'processor', lastError: err() }).info('three');
+    expect(lines).toHaveLength(3);
+    expect(text()).not.toContain('plant-log');
+    const [one, two, three] = lines.map((l) => JSON.parse(l));
+    const masked = { type: 'Error', message: 'target refused', headers: { Authorization: SECRET_MASK } };
+    expect(one.error).toMatchObject(masked);
+    expect(one.error.stack).toContain('target refused');
+    expect(two.failures[0]).toMatchObject(masked);
+    expect(two.context.cause).toMatchObject(masked);
+    expect(three.lastError).toMatchObject(masked);
   });
 
   test('masks secrets in errors fastify logs through the same logger', async () => {

@@ -107,6 +107,43 @@ describe('a request stored without a cipher', () => {
   });
 });
 
+describe('a request stored before the list of secret names grew', () => {
+  // stored sealed, when only Authorization was secret: apikey and X-Session were stored in plain beside it
+  const before = { ...REQUEST, headers: { Authorization: SECRETS[0] as string } };
+  const sealedBefore = JSON.parse(encodeRequest(before, TASK_ID, cipher));
+  const stored = JSON.stringify({
+    ...sealedBefore,
+    headers: {
+      ...sealedBefore.headers,
+      apikey: 'plain-apikey-5b7e',
+      'X-Session': 'plain-session-0c4d',
+    },
+  });
+
+  test('opens, for dispatch, the sealed values and gives the now-secret plain ones as stored', () => {
+    expect(decodeRequest(stored, TASK_ID, cipher)?.headers).toStrictEqual({
+      Authorization: SECRETS[0],
+      apikey: 'plain-apikey-5b7e',
+      'X-Session': 'plain-session-0c4d',
+    });
+  });
+
+  test('reads with the now-secret values masked', () => {
+    expect(decodeMaskedRequest(stored)?.headers).toStrictEqual({
+      Authorization: SECRET_MASK,
+      apikey: SECRET_MASK,
+      'X-Session': SECRET_MASK,
+    });
+  });
+});
+
+test('in a request with secret headers, a value that looks sealed is sealed too, so it is delivered as given', () => {
+  const lookalike = { ...REQUEST, headers: { Authorization: SECRETS[0] as string, 'X-Trace': 'enc:v1:00000000:AAAA' } };
+  const stored = encodeRequest(lookalike, TASK_ID, cipher);
+  expect(JSON.parse(stored).headers['X-Trace']).toMatch(new RegExp(`^enc:v1:${cipher.keyId}:`));
+  expect(decodeRequest(stored, TASK_ID, cipher)).toStrictEqual(lookalike);
+});
+
 test('a request without secret headers is stored as given even with a cipher, so any worker can send it', () => {
   const plain: HttpRequestSpec = { ...REQUEST, headers: { Accept: 'text/plain' } };
   expect(encodeRequest(plain, TASK_ID, cipher)).toBe(encodeRequest(plain));

@@ -9,13 +9,14 @@ import {
 
 describe('isSecretHeader', () => {
   test.each([
+    // the three full names, in any letter case
     'Authorization',
     'authorization',
     'AUTHORIZATION',
     'Cookie',
-    'cookie',
     'Proxy-Authorization',
     'proxy-authorization',
+    // a secret word as the last component (all that matched before the names were split)
     'X-Api-Key',
     'x-api-key',
     'Api-Key',
@@ -24,6 +25,38 @@ describe('isSecretHeader', () => {
     'Client-Secret',
     'x-webhook-secret',
     '-token',
+    // a secret word as any component, split on - and _
+    'apikey',
+    'X-Apikey',
+    'x_api_key',
+    'API_KEY',
+    'Key',
+    'token',
+    'Token',
+    'secret',
+    'password',
+    'X-Password',
+    'passwd',
+    'db_pwd',
+    'X-Passphrase',
+    'x-auth',
+    'Auth',
+    'X-Auth-User',
+    'signature',
+    'Stripe-Signature',
+    'X-Hub-Signature-256',
+    'x-session',
+    'Session-Id',
+    'X-Credential',
+    'credentials',
+    'Private-Token',
+    'X-Amz-Security-Token',
+    'X-Goog-Api-Key',
+    'Ocp-Apim-Subscription-Key',
+    'X-JWT',
+    'X-Token-Id',
+    'Authorization-Hint',
+    'Set-Cookie',
   ])('%s is secret', (name) => {
     expect(isSecretHeader(name)).toBe(true);
   });
@@ -31,18 +64,22 @@ describe('isSecretHeader', () => {
   test.each([
     'Content-Type',
     'Accept',
+    'Accept-Encoding',
     'X-Request-Id',
+    'User-Agent',
     'Keep-Alive',
     'X-Keyboard',
-    'X-Token-Id',
     'Tokens',
     'X-Secretive',
-    'Authorization-Hint',
+    'X-Author',
     'Cookie2',
-    'Set-Cookie',
-    'X-Apikey',
-    'Key',
-    'Token',
+    'X-Sessions-Count',
+    'X-Monkey',
+    'X-Signed',
+    'Traceparent',
+    'X-Forwarded-For',
+    'Cache-Control',
+    '',
   ])('%s is not secret', (name) => {
     expect(isSecretHeader(name)).toBe(false);
   });
