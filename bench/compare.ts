@@ -689,6 +689,20 @@ if (!BATCH) process.stdout.write('ours /v1/enqueue:batch: n/a (run with BATCH=1 
 
 // ---------------------------------------------------------------------------------------- BENCHMARKS.md
 
+/** Everything after this line in BENCHMARKS.md is written by hand (before/after figures) and kept as it is. */
+const HAND_WRITTEN = '<!-- Written by hand from here on; bench/compare.ts keeps it. -->';
+
+const handWritten = (): string => {
+  let current = '';
+  try {
+    current = readFileSync(root('BENCHMARKS.md'), 'utf8');
+  } catch {
+    return '';
+  }
+  const at = current.indexOf(HAND_WRITTEN);
+  return at === -1 ? '' : `\n${current.slice(at)}`;
+};
+
 if (!SMOKE) {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
   const cpuModel = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? 'unknown';
@@ -764,6 +778,6 @@ Every run:
 |---|---|---|---|
 ${raw.join('\n')}
 `;
-  writeFileSync(root('BENCHMARKS.md'), md);
+  writeFileSync(root('BENCHMARKS.md'), md + handWritten());
   process.stdout.write('\nwrote BENCHMARKS.md\n');
 }
