@@ -199,6 +199,19 @@ describe('projector: the read models equal the fold of every task’s history', 
   );
 });
 
+describe('projector: the largest batch PROJECTION_BATCH_SIZE allows', () => {
+  test('5,000 events in one batch are applied in one script call', async () => {
+    const w = new Workload(ctx.store, { seed: 5_000 });
+    await w.enqueue(1_500);
+    await w.advance(1_500);
+    await w.advance(1_500);
+    const p = projector({ batchSize: 5_000 });
+    expect(await p.step()).toBeGreaterThan(4_000);
+    await catchUp(p);
+    await expectReadModels(w.histories);
+  }, 60_000);
+});
+
 describe('projector: idempotency', () => {
   const builtUp = async () => {
     const w = new Workload(ctx.store, { seed: 42, expungeShare: 0.2 });

@@ -16,6 +16,15 @@ afterEach(() => ctx.close());
 const lock = (token: string, op: 'renew' | 'release', ttlMs = 0) =>
   runScript(ctx.redis, scripts.lock, [key], op === 'renew' ? [token, op, ttlMs] : [token, op]);
 
+describe('runScript', () => {
+  test('passes more values than a function call may take as arguments', async () => {
+    // a projection batch of PROJECTION_BATCH_SIZE=5000 events once overflowed the stack spreading its values
+    await ctx.redis.set(key, 'mine', 'PX', 60_000);
+    const extra = Array.from({ length: 300_000 }, (_, i) => i);
+    expect(await runScript(ctx.redis, scripts.lock, [key], ['mine', 'renew', 60_000, ...extra])).toBe(1);
+  });
+});
+
 describe('lock script', () => {
   test('the holder renews its lock: 1, and the lock lives the new time to live from now', async () => {
     await ctx.redis.set(key, 'mine', 'PX', 1_000);

@@ -33,10 +33,13 @@ export const runScript = async (
   keys: readonly string[],
   argv: readonly (string | number)[],
 ): Promise<unknown> => {
+  // one array argument, not spread: a projection batch can pass more values than a call may take arguments
+  // (PROJECTION_BATCH_SIZE=5000 overflowed the stack); ioredis flattens it
+  const args = [keys.length, ...keys, ...argv];
   try {
-    return await redis.evalsha(script.sha1, keys.length, ...keys, ...argv);
+    return await redis.call('EVALSHA', [script.sha1, ...args]);
   } catch (err) {
     if (!String(err).includes('NOSCRIPT')) throw err;
-    return redis.eval(script.source, keys.length, ...keys, ...argv);
+    return redis.call('EVAL', [script.source, ...args]);
   }
 };
