@@ -139,20 +139,6 @@ const main = async () => {
     retention.start();
     stops.push(['retention', () => retention.stop()]);
   }
-  // the key id (not the key) lets an operator see that every process runs with the same ENCRYPTION_KEY
-  const encryptionKeyId = cipher?.keyId ?? null;
-  log.info(
-    { mode: config.MODE, port: runApi ? config.PORT : undefined, workerId, encryptionKeyId },
-    'task dispatcher started',
-  );
-  // the API is where secret headers are stored; in AUTH_MODE=open (local development) the warning is noise
-  if (runApi && config.AUTH_MODE === 'keys' && !cipher) {
-    log.warn(
-      { generate: 'openssl rand -base64 32' },
-      'ENCRYPTION_KEY is not set: secret header values (Authorization, X-Api-Key, …) are stored in Redis as given; set ENCRYPTION_KEY to the same 32-byte key on every API and worker process to store them encrypted',
-    );
-  }
-
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -177,6 +163,20 @@ const main = async () => {
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
+  // only now: a process that says it started must already handle SIGTERM (an orchestrator may send it at once)
+  // the key id (not the key) lets an operator see that every process runs with the same ENCRYPTION_KEY
+  const encryptionKeyId = cipher?.keyId ?? null;
+  log.info(
+    { mode: config.MODE, port: runApi ? config.PORT : undefined, workerId, encryptionKeyId },
+    'task dispatcher started',
+  );
+  // the API is where secret headers are stored; in AUTH_MODE=open (local development) the warning is noise
+  if (runApi && config.AUTH_MODE === 'keys' && !cipher) {
+    log.warn(
+      { generate: 'openssl rand -base64 32' },
+      'ENCRYPTION_KEY is not set: secret header values (Authorization, X-Api-Key, …) are stored in Redis as given; set ENCRYPTION_KEY to the same 32-byte key on every API and worker process to store them encrypted',
+    );
+  }
 };
 
 /** AUTH_MODE=open is for local development only; in keys mode a fresh install first needs a client and its key. */
