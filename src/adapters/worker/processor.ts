@@ -53,9 +53,6 @@ type InFlight = {
 /** Entry ids are unique per stream only: two queues can hand out the same id in the same millisecond. */
 const flightKey = (queue: string, entryId: string) => `${queue}/${entryId}`;
 
-/** How long a worker with few free slots waits for more before leasing (see gatherSlots). */
-const LEASE_GATHER_MS = 3;
-
 /** A pause or resume reaches every worker within this long. */
 const PAUSED_REFRESH_MS = 1000;
 
@@ -160,15 +157,14 @@ export class Processor {
     let nextReclaimAt = 0;
     let failures = 0;
     while (this.running) {
-      if (this.freeSlots() <= 0) {
+      const free = this.freeSlots();
+      if (free <= 0) {
         await new Promise<void>((r) => {
           this.slotFreed = r;
         });
         this.slotFreed = null;
         continue;
       }
-      await this.gatherSlots();
-      const free = this.freeSlots();
       try {
         const queues = await this.unpausedQueues();
         if (queues.length === 0) {
@@ -209,28 +205,6 @@ export class Processor {
   private async unpark(): Promise<void> {
     const moved = await unparkTasks(this.o.store.redis, this.o.store.keys, this.o.inFlightLimits);
     if (moved > 0) this.o.log.info({ count: moved }, 'parked tasks back on their queues');
-  }
-
-  /**
-   * Under load calls end one at a time, and leasing for each freed slot would cost two round trips per task.
-   * While calls are in flight and fewer than a fifth of the slots are free, wait up to LEASE_GATHER_MS for more
-   * to free up, then lease for all of them at once.
-   */
-  private async gatherSlots(): Promise<void> {
-    const enough = Math.ceil(this.o.concurrency / 5);
-    const until = performance.now() + LEASE_GATHER_MS;
-    while (this.running && this.calls > 0 && this.freeSlots() < enough) {
-      const left = until - performance.now();
-      if (left <= 0) return;
-      await new Promise<void>((r) => {
-        const timer = setTimeout(r, left);
-        this.slotFreed = () => {
-          clearTimeout(timer);
-          r();
-        };
-      });
-      this.slotFreed = null;
-    }
   }
 
   /** The queues to lease from: all but the paused ones, as read at most PAUSED_REFRESH_MS ago. */
