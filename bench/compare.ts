@@ -4,6 +4,7 @@
  *
  *   npm run bench                      (N=50000 RUNS=3 CONCURRENCIES=50,200; writes BENCHMARKS.md)
  *   BENCH_SMOKE=1 node bench/compare.ts (300 tasks, 1 run each, prints only)
+ *   SCENARIOS=latency,delay node bench/compare.ts (only those; prints only, or writes to BENCH_OUT=<file>)
  *
  * Scenarios:
  *   1. enqueue throughput: ours = POST /v1/enqueue, one task per request, 64 in flight, against
@@ -16,9 +17,18 @@
  *      empty server's, divided by N.
  *   4. CPU µs per task of redis-server, the worker process and the sink, from /proc/<pid>/stat, from the
  *      first delivery to the last task finished (the worker's start-up is left out).
+ *   5. latency at a fixed load: 1,000 tasks/s for 20 s (after 2 s not counted), enqueue call → arrival at the
+ *      sink, p50/p99. Ours: POST /v1/enqueue to MODE=api, a MODE=worker process; BullMQ: Queue.add here.
+ *   6. delay accuracy: 20,000 tasks due within one second, and 10,000 due evenly over 10 s, written ahead
+ *      (ours through the store's commit script with a due time in ms, BullMQ addBulk with delay);
+ *      lateness = arrival at the sink − due, p50/p99.
+ *   In 5 and 6 the body of each counted task is the instant to measure from; the sink (/timed) subtracts it.
  *
  * Environment: N (backlog / enqueue count), ENQUEUE_N (default N), RUNS, CONCURRENCIES (comma separated),
- * BATCH=1, BENCH_SMOKE=1. Every process it starts (redis-servers, services, workers, sinks) ends with it.
+ * TIMED_CONCURRENCY (worker concurrency in 5 and 6, default 200), BATCH=1, BENCH_SMOKE=1,
+ * SCENARIOS (some of enqueue,dispatch,latency,delay; with fewer than all it leaves BENCHMARKS.md alone),
+ * BENCH_OUT (writes the document to this file instead of BENCHMARKS.md, also for fewer scenarios).
+ * Every process it starts (redis-servers, services, workers, sinks) ends with it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -70,6 +80,29 @@ const CONCURRENCIES = (process.env.CONCURRENCIES ?? '50,200').split(',').map((c)
   return n;
 });
 const BATCH = process.env.BATCH === '1';
+const ALL_SCENARIOS = ['enqueue', 'dispatch', 'latency', 'delay'] as const;
+type ScenarioName = (typeof ALL_SCENARIOS)[number];
+const SCENARIOS = (process.env.SCENARIOS || ALL_SCENARIOS.join(',')).split(',').map((name) => {
+  if (!(ALL_SCENARIOS as readonly string[]).includes(name)) {
+    console.error(`SCENARIOS="${process.env.SCENARIOS}" must be some of ${ALL_SCENARIOS.join(',')}`);
+    process.exit(2);
+  }
+  return name as ScenarioName;
+});
+const selected = (name: ScenarioName) => SCENARIOS.includes(name);
+/** Worker concurrency of both systems in scenarios 5 and 6. */
+const TIMED_CONCURRENCY = intEnv('TIMED_CONCURRENCY', 200);
+/** Scenario 5: tasks offered per second, seconds measured, seconds of the same load before, not counted. */
+const LATENCY_RATE = SMOKE ? 200 : 1000;
+const LATENCY_SECONDS = SMOKE ? 1 : 20;
+const LATENCY_WARM_S = SMOKE ? 0.5 : 2;
+/** Scenario 6: tasks due within one second; tasks due evenly over SPREAD_SECONDS; warm-up tasks before. */
+const BURST_N = SMOKE ? 200 : 20_000;
+const SPREAD_N = SMOKE ? 100 : 10_000;
+const SPREAD_SECONDS = SMOKE ? 1 : 10;
+const DELAY_WARM = SMOKE ? 50 : 2000;
+/** From the start of writing a delay schedule to its first due time; writing it must take less. */
+const DELAY_LEAD_MS = SMOKE ? 500 : 3000;
 const HTTP_IN_FLIGHT = 64;
 const ADD_IN_FLIGHT = 50;
 const CHUNK = 1000;
@@ -149,7 +182,13 @@ const aofIdle = async (client: Redis) => {
   }
 };
 
-type Sink = { child: ChildProcess; port: number; deliveries: () => Promise<Deliveries> };
+type Sink = {
+  child: ChildProcess;
+  port: number;
+  deliveries: () => Promise<Deliveries>;
+  /** The /timed values recorded since the last call (arrival − the instant in the body, ms). */
+  timed: () => Promise<number[]>;
+};
 type Deliveries = { count: number; first: number; last: number };
 
 const startSink = async (): Promise<Sink> => {
@@ -166,7 +205,11 @@ const startSink = async (): Promise<Sink> => {
     const res = await pool.request({ method: 'GET', path: '/count' });
     return (await res.body.json()) as Deliveries;
   };
-  return { child, port, deliveries };
+  const timed = async () => {
+    const res = await pool.request({ method: 'GET', path: '/stats' });
+    return ((await res.body.json()) as { timed: number[] }).timed;
+  };
+  return { child, port, deliveries, timed };
 };
 
 // --------------------------------------------------------------------------------------------- /proc CPU
@@ -361,25 +404,35 @@ const enqueueBull = async (bulk: boolean): Promise<Outcome> => {
   }
 };
 
-/** Our backlog, written as the API writes it (decide → record → commitFor → commit script), 1,000 a call. */
-const fillOurs = async (redis: BenchRedis, sinkPort: number) => {
+/**
+ * Writes tasks as the API writes them (decide → record → commitFor → the store's commit script), up to 1,000
+ * a call; `taskFor(i, at)` gives the i-th task's request and delay in ms from `at`, the instant it is decided.
+ */
+const writeOurs = async (
+  redis: BenchRedis,
+  total: number,
+  taskFor: (i: number, at: number) => { request: HttpRequestSpec; delayMs: number },
+) => {
   const store = new RedisTaskStore(redis.client, OUR_KEYS);
-  const request: HttpRequestSpec = { url: sinkUrl(sinkPort), method: 'POST', headers: TASK_HEADERS, body: TASK_BODY };
-  await drive(N, CHUNK, 1, async (n) => {
+  let next = 0;
+  await drive(total, CHUNK, 1, async (n) => {
     const at = Date.now();
     const commits: TaskCommit[] = [];
     for (let i = 0; i < n; i++) {
       const task = initialTask(newTaskId(at));
-      const events = decide(
-        { type: 'EnqueueTask', data: { queue: 'default', clientId: 'bench', delayMs: 0 } },
-        task,
-        at,
-      );
+      const { request, delayMs } = taskFor(next++, at);
+      const events = decide({ type: 'EnqueueTask', data: { queue: 'default', clientId: 'bench', delayMs } }, task, at);
       commits.push(commitFor(task, record(task.id, 0, at, events), { request }));
     }
     const results = await store.commit(commits);
-    if (results.some((r) => r.kind !== 'ok')) throw new Error('ours: a backlog commit was refused');
+    if (results.some((r) => r.kind !== 'ok')) throw new Error('ours: a commit was refused');
   });
+};
+
+/** Our backlog of N tasks, due at once. */
+const fillOurs = async (redis: BenchRedis, sinkPort: number) => {
+  const request: HttpRequestSpec = { url: sinkUrl(sinkPort), method: 'POST', headers: TASK_HEADERS, body: TASK_BODY };
+  await writeOurs(redis, N, () => ({ request, delayMs: 0 }));
 };
 
 const fillBull = async (redis: BenchRedis, sinkPort: number) => {
@@ -390,6 +443,17 @@ const fillBull = async (redis: BenchRedis, sinkPort: number) => {
   });
   await queue.close();
 };
+
+/** Our `node src/main.ts` MODE=worker, or bench/bullmq-worker.ts, each in its own process. */
+const spawnWorker = (system: 'ours' | 'bull', redisUrl: string, concurrency: number): ChildProcess =>
+  system === 'ours'
+    ? spawnOurs('worker', redisUrl, { WORKER_CONCURRENCY: String(concurrency) })
+    : track(
+        spawn(process.execPath, [root('bench/bullmq-worker.ts')], {
+          env: { ...process.env, REDIS_URL: redisUrl, QUEUE: BULL_QUEUE, WORKER_CONCURRENCY: String(concurrency) },
+          stdio: ['ignore', 'ignore', 'inherit'],
+        }),
+      );
 
 const showProgress = (text: string) => {
   if (process.stdout.isTTY) process.stdout.write(`\r${text}\x1b[K`);
@@ -424,15 +488,7 @@ const dispatch = async (system: 'ours' | 'bull', concurrency: number): Promise<O
           };
 
     const startedAt = Date.now();
-    worker =
-      system === 'ours'
-        ? spawnOurs('worker', redis.url, { WORKER_CONCURRENCY: String(concurrency) })
-        : track(
-            spawn(process.execPath, [root('bench/bullmq-worker.ts')], {
-              env: { ...process.env, REDIS_URL: redis.url, QUEUE: BULL_QUEUE, WORKER_CONCURRENCY: String(concurrency) },
-              stdio: ['ignore', 'ignore', 'inherit'],
-            }),
-          );
+    worker = spawnWorker(system, redis.url, concurrency);
     const dead = diesWith(worker, `the ${system === 'ours' ? 'our' : 'BullMQ'} worker`);
     dead.catch(() => {});
     const check = async () => {
@@ -503,6 +559,267 @@ const dispatch = async (system: 'ours' | 'bull', concurrency: number): Promise<O
   }
 };
 
+// ---------------------------------------------------------------------- latency and delay accuracy (5, 6)
+
+/** The sink records arrival − the instant in the body for /timed calls; /warm calls are only counted. */
+type SinkPath = '/timed' | '/warm';
+const sinkPathUrl = (port: number, path: SinkPath) => `http://127.0.0.1:${port}${path}`;
+/** A task to write: its sink path and body, and when it is due (null: at once). */
+type Timed = { path: SinkPath; body: string; dueAt: number | null };
+
+const quantile = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+const percentiles = (values: number[]): Values => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return {
+    p50_ms: quantile(sorted, 0.5),
+    p99_ms: quantile(sorted, 0.99),
+    max_ms: sorted.at(-1) ?? Number.NaN,
+    // whole ms on both ends, so p50 is coarse; the mean of the differences is not
+    mean_ms: values.reduce((sum, v) => sum + v, 0) / values.length,
+  };
+};
+
+/** Waits until the sink has had `count` calls in all; fails when none arrives for STALL_MS. */
+const waitDeliveries = async (sink: Sink, count: number, check: () => Promise<void>) => {
+  let last = -1;
+  let progressAt = Date.now();
+  for (;;) {
+    await check();
+    const seen = (await sink.deliveries()).count;
+    if (seen >= count) return;
+    if (seen > last) {
+      last = seen;
+      progressAt = Date.now();
+    } else if (Date.now() - progressAt > STALL_MS) {
+      throw new Error(`stalled at ${seen} of ${count} deliveries`);
+    }
+    await sleep(20);
+  }
+};
+
+/** Collects the sink's /timed values (ms) until there are `expected`; fails when none arrives for STALL_MS. */
+const collectTimed = async (sink: Sink, expected: number, check: () => Promise<void>): Promise<number[]> => {
+  const values: number[] = [];
+  let progressAt = Date.now();
+  while (values.length < expected) {
+    await check();
+    await sleep(100);
+    const more = await sink.timed();
+    if (more.length > 0) {
+      for (const v of more) values.push(v);
+      progressAt = Date.now();
+      showProgress(`    delivered ${fmt(values.length)}/${fmt(expected)}`);
+    } else if (Date.now() - progressAt > STALL_MS) {
+      throw new Error(`stalled at ${values.length} of ${expected} timed deliveries`);
+    }
+  }
+  showProgress('');
+  return values;
+};
+
+/**
+ * What scenarios 5 and 6 share: a fresh redis-server, the sink and one worker (ours MODE=worker, or
+ * bench/bullmq-worker.ts) at TIMED_CONCURRENCY, started and proven to deliver (one task through it).
+ * `write` puts tasks in directly: ours through the store's commit script, BullMQ with addBulk.
+ */
+type Rig = {
+  redis: BenchRedis;
+  sink: Sink;
+  queue: Queue | null;
+  check: () => Promise<void>;
+  write: (total: number, taskAt: (i: number) => Timed) => Promise<void>;
+  /** Calls the sink has had beyond the probe and the warm-up tasks: the timed ones and any duplicates. */
+  extraCalls: (before: number) => Promise<number>;
+  stop: () => Promise<void>;
+};
+
+const startRig = async (system: 'ours' | 'bull'): Promise<Rig> => {
+  const redis = await startRedis();
+  let sink: Sink | null = null;
+  let worker: ChildProcess | null = null;
+  let queue: Queue | null = null;
+  const stop = async () => {
+    if (worker) await stopChild(worker);
+    if (queue) await queue.close();
+    if (sink) await stopChild(sink.child);
+    await redis.stop();
+  };
+  try {
+    sink = await startSink();
+    const sinkPort = sink.port;
+    worker = spawnWorker(system, redis.url, TIMED_CONCURRENCY);
+    const dead = diesWith(worker, `the ${system === 'ours' ? 'our' : 'BullMQ'} worker`);
+    dead.catch(() => {});
+    const running = worker;
+    const check = async () => {
+      if (exited(running)) await dead;
+    };
+    const request = (t: Timed): HttpRequestSpec => ({
+      url: sinkPathUrl(sinkPort, t.path),
+      method: 'POST',
+      headers: TASK_HEADERS,
+      body: t.body,
+    });
+    let write: Rig['write'];
+    if (system === 'ours') {
+      write = (total, taskAt) =>
+        writeOurs(redis, total, (i, at) => {
+          const t = taskAt(i);
+          return { request: request(t), delayMs: t.dueAt === null ? 0 : t.dueAt - at };
+        });
+    } else {
+      const q = new Queue(BULL_QUEUE, { connection: bullConnection(redis) });
+      queue = q;
+      await q.waitUntilReady();
+      write = async (total, taskAt) => {
+        let next = 0;
+        await drive(total, CHUNK, 1, async (n) => {
+          const now = Date.now();
+          const jobs = Array.from({ length: n }, () => {
+            const t = taskAt(next++);
+            // timestamp + delay is the instant BullMQ makes the job due: exactly dueAt
+            return {
+              name: 'http',
+              data: request(t),
+              opts: t.dueAt === null ? {} : { timestamp: now, delay: t.dueAt - now },
+            };
+          });
+          await q.addBulk(jobs);
+        });
+      };
+    }
+    await write(1, () => ({ path: '/warm', body: '0', dueAt: null }));
+    await waitDeliveries(sink, 1, check);
+    const s = sink;
+    const extraCalls = async (before: number) => (await s.deliveries()).count - 1 - before;
+    return { redis, sink, queue, check, write, extraCalls, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+};
+
+/**
+ * Scenario 5: tasks offered at a steady LATENCY_RATE per second, LATENCY_WARM_S seconds of them not counted
+ * (to /warm), then LATENCY_SECONDS seconds whose body is the instant (ms) the bench issued the enqueue; the
+ * sink records arrival − that instant. Ours: POST /v1/enqueue to `node src/main.ts` MODE=api, its worker in a
+ * MODE=worker process. BullMQ: Queue.add in this process.
+ */
+const latency = async (system: 'ours' | 'bull'): Promise<Outcome> => {
+  const rig = await startRig(system);
+  let api: ChildProcess | null = null;
+  let pool: Pool | null = null;
+  try {
+    let send: (path: SinkPath, body: string) => Promise<void>;
+    if (system === 'ours') {
+      const port = await freePort();
+      const apiProcess = spawnOurs('api', rig.redis.url, { PORT: String(port) });
+      api = apiProcess;
+      const apiPool = new Pool(`http://127.0.0.1:${port}`, { connections: HTTP_IN_FLIGHT });
+      pool = apiPool;
+      await waitHealthy(apiPool, apiProcess);
+      send = async (path, body) => {
+        const res = await apiPool.request({
+          method: 'POST',
+          path: '/v1/enqueue',
+          headers: TASK_HEADERS,
+          body: JSON.stringify({
+            client_id: 'bench',
+            queue: 'default',
+            task: { url: sinkPathUrl(rig.sink.port, path), method: 'POST', headers: TASK_HEADERS, body },
+          }),
+        });
+        const text = await res.body.text();
+        if (res.statusCode !== 200)
+          throw new Error(`POST /v1/enqueue answered ${res.statusCode}: ${text.slice(0, 300)}`);
+      };
+    } else {
+      const queue = rig.queue as Queue;
+      send = async (path, body) => {
+        await queue.add('http', {
+          url: sinkPathUrl(rig.sink.port, path),
+          method: 'POST',
+          headers: TASK_HEADERS,
+          body,
+        });
+      };
+    }
+    const warm = Math.round(LATENCY_RATE * LATENCY_WARM_S);
+    const timed = LATENCY_RATE * LATENCY_SECONDS;
+    let failure: Error | null = null;
+    const pending = new Set<Promise<void>>();
+    const started = performance.now();
+    let firstTimedAt = 0;
+    let lastTimedAt = 0;
+    for (let sent = 0; sent < warm + timed; ) {
+      const due = Math.min(warm + timed, Math.floor(((performance.now() - started) / 1000) * LATENCY_RATE) + 1);
+      for (; sent < due; sent++) {
+        const isTimed = sent >= warm;
+        if (isTimed) {
+          lastTimedAt = performance.now();
+          if (sent === warm) firstTimedAt = lastTimedAt;
+        }
+        const p = send(isTimed ? '/timed' : '/warm', isTimed ? String(Date.now()) : '0').catch((err: Error) => {
+          failure ??= err;
+        });
+        pending.add(p);
+        void p.finally(() => pending.delete(p));
+      }
+      if (failure) break;
+      if (sent % LATENCY_RATE === 0) await rig.check();
+      await sleep(1);
+    }
+    await Promise.all(pending);
+    if (failure) throw failure;
+    const values = await collectTimed(rig.sink, timed, rig.check);
+    return {
+      values: {
+        ...percentiles(values),
+        offered_per_s: (timed - 1) / ((lastTimedAt - firstTimedAt) / 1000),
+        duplicates: (await rig.extraCalls(warm)) - timed,
+      },
+    };
+  } finally {
+    if (api) await stopChild(api);
+    if (pool) await pool.close();
+    await rig.stop();
+  }
+};
+
+/**
+ * Scenario 6: DELAY_WARM tasks due at once (not counted), then a schedule written in one go, due from
+ * DELAY_LEAD_MS after the write began: `burst` = BURST_N tasks due evenly within one second, `spread` =
+ * SPREAD_N due evenly over SPREAD_SECONDS. Each body is the task's due instant (ms); the sink records
+ * arrival − due. Ours is written through the store's commit script with that due time, BullMQ with addBulk and
+ * delay = due − timestamp.
+ */
+const delayAccuracy = async (system: 'ours' | 'bull', shape: 'burst' | 'spread'): Promise<Outcome> => {
+  const rig = await startRig(system);
+  try {
+    await rig.write(DELAY_WARM, () => ({ path: '/warm', body: '0', dueAt: null }));
+    await waitDeliveries(rig.sink, 1 + DELAY_WARM, rig.check);
+    const [count, spanMs] = shape === 'burst' ? [BURST_N, 1000] : [SPREAD_N, SPREAD_SECONDS * 1000];
+    const firstDue = Date.now() + DELAY_LEAD_MS;
+    await rig.write(count, (i) => {
+      const dueAt = firstDue + Math.floor((i * spanMs) / count);
+      return { path: '/timed', body: String(dueAt), dueAt };
+    });
+    const late = Date.now() - firstDue;
+    if (late >= 0) throw new Error(`writing the schedule ended ${late} ms after the first due time`);
+    const values = await collectTimed(rig.sink, count, rig.check);
+    return {
+      values: {
+        ...percentiles(values),
+        early: values.filter((v) => v < 0).length,
+        duplicates: (await rig.extraCalls(DELAY_WARM)) - count,
+      },
+    };
+  } finally {
+    await rig.stop();
+  }
+};
+
 // ------------------------------------------------------------------------------------------------- runs
 
 type Sample = { scenario: string; system: 'ours' | 'bull'; run: number; outcome: Outcome };
@@ -541,18 +858,42 @@ const run = async (
   process.stdout.write(`         ${summary}\n`);
 };
 
+const plan = {
+  enqueue: `enqueue ${fmt(ENQUEUE_N)} tasks`,
+  dispatch: `backlog ${fmt(N)} tasks at worker concurrency ${CONCURRENCIES.join(' and ')}`,
+  latency: `${fmt(LATENCY_RATE)} tasks/s for ${LATENCY_SECONDS} s`,
+  delay: `${fmt(BURST_N)} due within 1 s and ${fmt(SPREAD_N)} over ${SPREAD_SECONDS} s`,
+};
 process.stdout.write(
-  `bench/compare.ts${SMOKE ? ' (smoke)' : ''}: enqueue ${fmt(ENQUEUE_N)} tasks, backlog ${fmt(N)} tasks, ` +
-    `worker concurrency ${CONCURRENCIES.join(' and ')}, ${RUNS} run(s) each, ours and BullMQ alternating\n`,
+  `bench/compare.ts${SMOKE ? ' (smoke)' : ''}: ${SCENARIOS.map((name) => plan[name]).join(', ')}` +
+    `${selected('latency') || selected('delay') ? ` (worker concurrency ${TIMED_CONCURRENCY})` : ''}; ` +
+    `${RUNS} run(s) each, ours and BullMQ alternating\n`,
 );
 for (let k = 1; k <= RUNS; k++) {
-  await run('enqueue.single', 'enqueue, one task per call', 'ours', k, () => enqueueOurs(false));
-  await run('enqueue.single', 'enqueue, one task per call', 'bull', k, () => enqueueBull(false));
-  if (BATCH) await run('enqueue.chunk', 'enqueue, chunks of 1,000', 'ours', k, () => enqueueOurs(true), true);
-  await run('enqueue.chunk', 'enqueue, chunks of 1,000', 'bull', k, () => enqueueBull(true));
-  for (const c of CONCURRENCIES) {
-    await run(`dispatch.${c}`, `dispatch, concurrency ${c}`, 'ours', k, () => dispatch('ours', c));
-    await run(`dispatch.${c}`, `dispatch, concurrency ${c}`, 'bull', k, () => dispatch('bull', c));
+  if (selected('enqueue')) {
+    await run('enqueue.single', 'enqueue, one task per call', 'ours', k, () => enqueueOurs(false));
+    await run('enqueue.single', 'enqueue, one task per call', 'bull', k, () => enqueueBull(false));
+    if (BATCH) await run('enqueue.chunk', 'enqueue, chunks of 1,000', 'ours', k, () => enqueueOurs(true), true);
+    await run('enqueue.chunk', 'enqueue, chunks of 1,000', 'bull', k, () => enqueueBull(true));
+  }
+  if (selected('dispatch')) {
+    for (const c of CONCURRENCIES) {
+      await run(`dispatch.${c}`, `dispatch, concurrency ${c}`, 'ours', k, () => dispatch('ours', c));
+      await run(`dispatch.${c}`, `dispatch, concurrency ${c}`, 'bull', k, () => dispatch('bull', c));
+    }
+  }
+  if (selected('latency')) {
+    const label = `latency at ${fmt(LATENCY_RATE)} tasks/s`;
+    await run('latency', label, 'ours', k, () => latency('ours'));
+    await run('latency', label, 'bull', k, () => latency('bull'));
+  }
+  if (selected('delay')) {
+    const burst = `delay, ${fmt(BURST_N)} due within 1 s`;
+    await run('delay.burst', burst, 'ours', k, () => delayAccuracy('ours', 'burst'));
+    await run('delay.burst', burst, 'bull', k, () => delayAccuracy('bull', 'burst'));
+    const spread = `delay, ${fmt(SPREAD_N)} due over ${SPREAD_SECONDS} s`;
+    await run('delay.spread', spread, 'ours', k, () => delayAccuracy('ours', 'spread'));
+    await run('delay.spread', spread, 'bull', k, () => delayAccuracy('bull', 'spread'));
   }
 }
 const benchSeconds = (performance.now() - benchStarted) / 1000;
@@ -652,26 +993,47 @@ for (const c of CONCURRENCIES) {
     });
   }
 }
-rows.push(
-  {
+for (const q of ['p50', 'p99'] as const) {
+  rows.push({
     scenario: '5 latency',
-    metric: 'enqueue → delivery at a fixed load',
-    ours: 'not yet measured',
-    bull: 'not yet measured',
-  },
-  {
-    scenario: '6 delay accuracy',
-    metric: 'lateness of delayed tasks',
-    ours: 'not yet measured',
-    bull: 'not yet measured',
-  },
-);
+    metric: `ms enqueue → delivery ${q}, ${fmt(LATENCY_RATE)} tasks/s for ${LATENCY_SECONDS} s`,
+    ours: med(['latency'], 'ours', `${q}_ms`),
+    bull: med(['latency'], 'bull', `${q}_ms`),
+  });
+}
+for (const [scenario, what] of [
+  ['delay.burst', `${fmt(BURST_N)} tasks due within one second`],
+  ['delay.spread', `${fmt(SPREAD_N)} tasks due evenly over ${SPREAD_SECONDS} s`],
+] as const) {
+  for (const q of ['p50', 'p99'] as const) {
+    rows.push({
+      scenario: '6 delay accuracy',
+      metric: `ms lateness ${q}, ${what}`,
+      ours: med([scenario], 'ours', `${q}_ms`),
+      bull: med([scenario], 'bull', `${q}_ms`),
+    });
+  }
+}
 
 const cell = (v: number | string, digits = 0) => (typeof v === 'number' ? fmt(v, digits) : v);
 const ratio = (r: Row) =>
   typeof r.ours === 'number' && typeof r.bull === 'number' && r.bull !== 0 ? `${(r.ours / r.bull).toFixed(2)}×` : '–';
 const header = ['scenario', 'metric', 'ours', 'BullMQ', 'ours/BullMQ'];
-const body = rows.map((r) => [r.scenario, r.metric, cell(r.ours, r.digits), cell(r.bull, r.digits), ratio(r)]);
+/** Which selectable scenario each table scenario comes from; rows of scenarios not run are left out. */
+const ROW_SOURCE: Record<string, ScenarioName> = {
+  '1 enqueue': 'enqueue',
+  '2 dispatch': 'dispatch',
+  '3 memory': 'dispatch',
+  '4 CPU': 'dispatch',
+  '5 latency': 'latency',
+  '6 delay accuracy': 'delay',
+};
+const body = rows
+  .filter((r) => {
+    const source = ROW_SOURCE[r.scenario];
+    return source === undefined || selected(source);
+  })
+  .map((r) => [r.scenario, r.metric, cell(r.ours, r.digits), cell(r.bull, r.digits), ratio(r)]);
 const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
 const line = (cells: string[]) =>
   `| ${cells.map((c, i) => (i >= 2 ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0))).join(' | ')} |`;
@@ -685,7 +1047,13 @@ process.stdout.write(`\nmedians of ${RUNS} run(s) each, in ${fmt(benchSeconds / 
 const unmeasured = samples.filter((s) => 'na' in s.outcome);
 for (const s of unmeasured)
   if ('na' in s.outcome) process.stdout.write(`n/a: ${s.scenario} ${s.system} run ${s.run}: ${s.outcome.na}\n`);
-if (!BATCH) process.stdout.write('ours /v1/enqueue:batch: n/a (run with BATCH=1 to measure it)\n');
+if (!BATCH && selected('enqueue'))
+  process.stdout.write('ours /v1/enqueue:batch: n/a (run with BATCH=1 to measure it)\n');
+const allSelected = SCENARIOS.length === ALL_SCENARIOS.length && ALL_SCENARIOS.every(selected);
+/** BENCH_OUT writes the generated document there instead of BENCHMARKS.md, also for a subset of SCENARIOS. */
+const OUT = process.env.BENCH_OUT || (allSelected ? root('BENCHMARKS.md') : null);
+if (!SMOKE && !OUT)
+  process.stdout.write(`SCENARIOS=${SCENARIOS.join(',')}: printed only (BENCH_OUT=<file> writes it there)\n`);
 
 // ---------------------------------------------------------------------------------------- BENCHMARKS.md
 
@@ -703,7 +1071,7 @@ const handWritten = (): string => {
   return at === -1 ? '' : `\n${current.slice(at)}`;
 };
 
-if (!SMOKE) {
+if (!SMOKE && OUT) {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
   const cpuModel = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? 'unknown';
   const cores = cpuinfo.split('\n').filter((l) => l.startsWith('processor')).length;
@@ -712,7 +1080,9 @@ if (!SMOKE) {
   const redisVersion = (await info(versionRedis.client, 'server')).redis_version;
   await versionRedis.stop();
   const bullVersion = JSON.parse(readFileSync(root('node_modules/bullmq/package.json'), 'utf8')).version as string;
-  const settings = ['N', 'ENQUEUE_N', 'RUNS', 'CONCURRENCIES', 'BATCH'].filter((k) => process.env[k]);
+  const settings = ['N', 'ENQUEUE_N', 'RUNS', 'CONCURRENCIES', 'TIMED_CONCURRENCY', 'BATCH', 'SCENARIOS'].filter(
+    (k) => process.env[k],
+  );
   const command = `${settings.map((k) => `${k}=${process.env[k]} `).join('')}${
     process.env.npm_lifecycle_event === 'bench' ? 'npm run bench' : 'node bench/compare.ts'
   }`;
@@ -743,7 +1113,10 @@ ${command}
 - Node ${process.version}, Redis ${redisVersion} (a fresh redis-server per run, AOF \`appendfsync everysec\`, no RDB
   snapshots, otherwise defaults), BullMQ ${bullVersion}.
 - Enqueue: ${fmt(ENQUEUE_N)} tasks per run after ${fmt(WARMUP)} not counted. Dispatch: a backlog of ${fmt(N)} tasks,
-  worker concurrency ${CONCURRENCIES.join(' and ')}. ${RUNS} runs of each, ours and BullMQ alternating; medians.
+  worker concurrency ${CONCURRENCIES.join(' and ')}. Latency: ${fmt(LATENCY_RATE)} tasks/s for ${LATENCY_SECONDS} s after
+  ${LATENCY_WARM_S} s not counted. Delay accuracy: ${fmt(BURST_N)} tasks due within one second, and ${fmt(SPREAD_N)} due
+  evenly over ${SPREAD_SECONDS} s, each after ${fmt(DELAY_WARM)} tasks not counted. Latency and delay accuracy at worker
+  concurrency ${TIMED_CONCURRENCY}. ${RUNS} runs of each, ours and BullMQ alternating; medians.
 ${lowered}
 ${table}
 
@@ -770,14 +1143,38 @@ How it was measured:
 - **CPU.** utime + stime from \`/proc/<pid>/stat\`, from the first delivery until every task is finished, over the
   tasks delivered in that time. redis-server includes its reaped children (AOF rewrites triggered by the run).
   The worker's start-up CPU is left out. Enqueue CPU is over the measured enqueues.
-- Latency at a fixed load and delay accuracy are not measured here yet (see \`bench/lateness.ts\` for ours).
+- **Latency at a fixed load.** Tasks are offered at a steady ${fmt(LATENCY_RATE)} a second (paced on a 1 ms timer,
+  not waiting for answers) for ${LATENCY_WARM_S} s not counted, then ${LATENCY_SECONDS} s counted. Each counted task's body is
+  the instant (\`Date.now()\`, ms) the bench issued its enqueue; the sink records its arrival minus that instant, so
+  the figure is enqueue call → request at the target, the enqueue's own round trip included. Ours: \`POST
+  /v1/enqueue\`, one task per request (undici Pool), to \`node src/main.ts\` with \`MODE=api\`, the worker in a second
+  process with \`MODE=worker\` (as in the rows above, and as it would be deployed; \`MODE=both\` would save the
+  bench one process on the 2 cores). BullMQ: \`Queue.add\` in the bench process (the producer is a library in
+  the client), \`bench/bullmq-worker.ts\` in its own process. Worker concurrency ${TIMED_CONCURRENCY} for both. Before
+  the load starts, one task has gone through each system, so process start-up is not in the figures.
+- **Delay accuracy.** With the worker running and ${fmt(DELAY_WARM)} immediate tasks delivered (not counted), the
+  whole schedule is written in one go, due from ${DELAY_LEAD_MS / 1000} s after the write began (the write takes less;
+  the run fails otherwise): ${fmt(BURST_N)} tasks due evenly within one second, or, in a run of its own,
+  ${fmt(SPREAD_N)} due evenly over ${SPREAD_SECONDS} s. Each body is the task's due instant (ms); the sink records
+  arrival − due (lateness). Ours is written through the store's \`commit\` script as the API writes it (decide,
+  record, commit), with a due time in ms: the API's \`delay\` is whole seconds from the instant it accepts the
+  request, so a chosen due instant cannot be set through it, and writing 20,000 tasks over HTTP would take longer
+  than the second they are due in. BullMQ: \`addBulk\` with \`delay\` = due − \`timestamp\`, the job's own
+  timestamp set to the same \`Date.now()\`, which makes BullMQ's due instant exactly the task's. 20,000 tasks due
+  within one second are more than either system dispatches in a second, so that row is mostly dispatch throughput;
+  the spread row is the scheduler's accuracy under a steady load. An idle BullMQ worker waits for its next delayed
+  job with a \`BZPOPMIN\` timeout, which redis-server ends only at its next timer tick (every 100 ms at the default
+  \`hz 10\` used here), so BullMQ's lateness depends on that setting; ours sleeps in the worker until the due time. Times are whole ms of one clock (\`Date.now()\`
+  in the bench and in the sink, the clock both systems schedule by), so a p50 of 1 ms is coarse; the runs below
+  also give the mean, which whole ms on both ends do not bias. Percentiles are nearest-rank over the counted
+  tasks of a run, then the median over runs.
 
 Every run:
 
-| scenario | system | run | values (throughput tasks/s, times s, memory bytes/task, CPU µs/task) |
+| scenario | system | run | values (throughput tasks/s, times s, memory bytes/task, CPU µs/task, latency and lateness ms) |
 |---|---|---|---|
 ${raw.join('\n')}
 `;
-  writeFileSync(root('BENCHMARKS.md'), md + handWritten());
-  process.stdout.write('\nwrote BENCHMARKS.md\n');
+  writeFileSync(OUT, md + handWritten());
+  process.stdout.write(`\nwrote ${OUT === root('BENCHMARKS.md') ? 'BENCHMARKS.md' : OUT}\n`);
 }

@@ -15,7 +15,17 @@ afterEach(() => {
 const runSmoke = (): Promise<{ code: number | null; stdout: string; stderr: string }> =>
   new Promise((resolve, reject) => {
     const env: NodeJS.ProcessEnv = { ...process.env, BENCH_SMOKE: '1' };
-    for (const key of ['N', 'ENQUEUE_N', 'RUNS', 'CONCURRENCIES', 'BATCH']) delete env[key];
+    for (const key of [
+      'N',
+      'ENQUEUE_N',
+      'RUNS',
+      'CONCURRENCIES',
+      'TIMED_CONCURRENCY',
+      'BATCH',
+      'SCENARIOS',
+      'BENCH_OUT',
+    ])
+      delete env[key];
     const child = spawn(process.execPath, [COMPARE], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     running = child;
     let stdout = '';
@@ -49,14 +59,20 @@ describe('bench/compare.ts in smoke mode', () => {
     const { code, stdout, stderr } = await runSmoke();
     expect(code, `stdout:\n${stdout}\nstderr:\n${stderr}`).toBe(0);
     const rows = tableRows(stdout);
-    for (const scenario of ['1 enqueue', '2 dispatch', '3 memory', '4 CPU']) {
+    for (const scenario of ['1 enqueue', '2 dispatch', '3 memory', '4 CPU', '5 latency', '6 delay accuracy']) {
       const measured = rows.filter((r) => r[0] === scenario && isNumber(r[2]) && isNumber(r[3]));
       expect(measured.length, `a row for ${scenario} with numbers for ours and BullMQ in:\n${stdout}`).toBeGreaterThan(
         0,
       );
     }
-    for (const scenario of ['5 latency', '6 delay accuracy']) {
-      expect(rows.find((r) => r[0] === scenario)?.slice(2, 4)).toEqual(['not yet measured', 'not yet measured']);
+    // p50 and p99 for each system: latency, then lateness for the burst and for the spread schedule
+    for (const [scenario, count] of [
+      ['5 latency', 2],
+      ['6 delay accuracy', 4],
+    ] as const) {
+      const rowsOf = rows.filter((r) => r[0] === scenario);
+      expect(rowsOf.length, stdout).toBe(count);
+      for (const r of rowsOf) expect([r[2], r[3]].every(isNumber), `${r.join(' | ')} in:\n${stdout}`).toBe(true);
     }
     // smoke mode prints only
     expect(stdout).not.toContain('wrote BENCHMARKS.md');
