@@ -33,10 +33,10 @@ local function ackEntry(readyKey, entry)
   if acked == 0 or not client then return end
   if redis.call('HINCRBY', inflight, client, -1) <= 0 then redis.call('HDEL', inflight, client) end
   local parked = redis.call('LPOP', parkedPrefix .. client)
-  if parked then
-    local space = string.find(parked, ' ', 1, true)
-    addReady(string.sub(parked, 1, space - 1), string.sub(parked, space + 1), client)
-  end
+  if not parked then return end
+  local space = string.find(parked, ' ', 1, true)
+  addReady(string.sub(parked, 1, space - 1), string.sub(parked, space + 1), client)
+  -- the set lists clients with parked tasks: only a pop can have emptied the list (lease parks with both)
   if redis.call('LLEN', parkedPrefix .. client) == 0 then redis.call('SREM', parkedClients, client) end
 end
 
