@@ -66,16 +66,11 @@ export const abandon = async (redis: Redis, keys: Keys, name: string, gen: numbe
 
 export const genMetaKey = (keys: Keys, name: string, gen: number) => `${keys.projectionGen(name, gen)}meta`;
 
-/** Removes a generation: its consumer group, its lock and every key under its prefix. */
+/** Removes a generation: its lock and every key under its prefix. */
 export const dropGeneration = async (redis: Redis, keys: Keys, name: string, gen: number): Promise<number> => {
   // the lock goes first: a batch its holder planned before the switch must be refused, not land in a half-dropped
   // generation and bring back keys that nothing would remove (test/e2e/projection-drop-race.test.ts)
   await redis.del(keys.projectionLock(name, gen));
-  try {
-    await redis.xgroup('DESTROY', keys.events, keys.projectionGroup(name, gen));
-  } catch {
-    // no ledger or no group: nothing to destroy
-  }
   let dropped = 0;
   let cursor = '0';
   do {
@@ -98,39 +93,41 @@ export type ProjectionLag = Readonly<{
   rebuilding: Readonly<{ generation: number; lag: number; applied: number }> | null;
 }>;
 
-type GroupInfo = { name: string; lag: number | null; pending: number; entriesRead: number | null };
-
-const groupsOf = async (redis: Redis, keys: Keys): Promise<{ groups: GroupInfo[]; length: number; added: number }> => {
+const streamInfo = async (redis: Redis, keys: Keys): Promise<{ length: number; added: number }> => {
   try {
-    const [raw, stream] = await Promise.all([
-      redis.xinfo('GROUPS', keys.events) as Promise<unknown[][]>,
-      redis.xinfo('STREAM', keys.events) as Promise<unknown[]>,
-    ]);
-    const field = (row: unknown[], name: string) => row[row.indexOf(name) + 1];
-    const groups = raw.map((row) => ({
-      name: String(field(row, 'name')),
-      lag: field(row, 'lag') === null ? null : Number(field(row, 'lag')),
-      pending: Number(field(row, 'pending')),
-      entriesRead: field(row, 'entries-read') === null ? null : Number(field(row, 'entries-read')),
-    }));
-    return { groups, length: Number(field(stream, 'length')), added: Number(field(stream, 'entries-added')) };
+    const stream = (await redis.xinfo('STREAM', keys.events)) as unknown[];
+    const field = (name: string) => Number(stream[stream.indexOf(name) + 1]);
+    return { length: field('length'), added: field('entries-added') };
   } catch (err) {
-    if (String(err).includes('no such key')) return { groups: [], length: 0, added: 0 };
+    if (String(err).includes('no such key')) return { length: 0, added: 0 };
     throw err;
   }
 };
 
+/** Counting entries one by one is only for a generation an archive replay left without `seq`; past this, XLEN. */
+const MAX_COUNTED = 100_000;
+
+const entriesAfter = async (redis: Redis, keys: Keys, checkpoint: string, length: number): Promise<number> => {
+  let counted = 0;
+  let from = `(${checkpoint}`;
+  while (counted < MAX_COUNTED) {
+    const page = (await redis.xrange(keys.events, from, '+', 'COUNT', 10_000)) as [string, unknown][];
+    counted += page.length;
+    if (page.length < 10_000) return counted;
+    from = `(${(page.at(-1) as [string, unknown])[0]}`;
+  }
+  return length;
+};
+
 /** How far each projection is behind the ledger (and its rebuild, if one runs). */
 export const projectionLags = async (redis: Redis, keys: Keys, names: readonly string[]): Promise<ProjectionLag[]> => {
-  const { groups, length, added } = await groupsOf(redis, keys);
+  const { length, added } = await streamInfo(redis, keys);
   const lagOf = async (name: string, gen: number) => {
-    const [checkpoint, applied] = await redis.hmget(genMetaKey(keys, name, gen), 'checkpoint', 'applied');
-    const group = groups.find((g) => g.name === keys.projectionGroup(name, gen));
+    const [checkpoint, applied, seq] = await redis.hmget(genMetaKey(keys, name, gen), 'checkpoint', 'applied', 'seq');
+    // seq: how many entries the ledger had ever had when it reached the checkpoint (projection-apply.lua)
     let lag = length;
-    if (group) {
-      const undelivered = group.lag ?? (group.entriesRead === null ? length : Math.max(0, added - group.entriesRead));
-      lag = undelivered + group.pending;
-    }
+    if (seq !== null) lag = Math.max(0, added - Number(seq));
+    else if (checkpoint) lag = await entriesAfter(redis, keys, checkpoint, length);
     return { lag, applied: Number(applied ?? 0), checkpoint: checkpoint ?? null };
   };
   const out: ProjectionLag[] = [];

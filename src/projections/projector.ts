@@ -34,14 +34,11 @@ export type ProjectorOptions = Readonly<{
 const LOCK_LOST = -1;
 const REREAD = -2;
 
-/** Every projector reads a generation's group as this one consumer: the lock holder owns its pending entries. */
-const CONSUMER = 'projector';
-
 type Held = {
   lock: Lock;
   renewedAt: number;
-  drainPending: boolean;
-  groupReady: boolean;
+  /** Whether the checkpoint was compared with the ledger's oldest entry since the lock was taken. */
+  startChecked: boolean;
   /** The checkpoint as this holder last wrote or read it; null: read it from Redis (the script checks it anyway). */
   checkpoint: string | null;
 };
@@ -50,19 +47,23 @@ type Held = {
 type ApplyCall = Readonly<{
   checkpoint: string;
   next: string;
-  firstApplied: string;
+  firstRead: string;
   applied: number;
-  acks: readonly string[];
+  read: number;
   writes: readonly Write[];
 }>;
 
-type RawEntry = [string, string[] | null];
+type RawEntry = [string, string[]];
+
+/** Ledger entries read after one checkpoint: every id read, and the events decoded from them. */
+type Read = Readonly<{ ids: readonly string[]; events: readonly LedgerEvent[] }>;
 
 /**
  * Applies the ledger to every projection, batch by batch. Any number of processes run one; for each generation
  * of each projection only the holder of its lock applies, and each batch is one atomic script that checks the
- * lock and the checkpoint, writes, advances the checkpoint and acks the entries. A process killed mid-batch
- * leaves either the whole batch or nothing, and the next holder re-reads its pending entries.
+ * lock and the checkpoint, writes and advances the checkpoint. The checkpoint is the read position: a batch is
+ * the entries after it (XRANGE), so a process killed mid-batch leaves either the whole batch or nothing, and the
+ * next holder reads the same entries again. Projections at the same checkpoint share one read.
  */
 export class Projector {
   readonly #o: ProjectorOptions;
@@ -136,6 +137,7 @@ export class Projector {
   /** One pass over every generation this process may work on; returns how many events it applied. */
   async step(): Promise<number> {
     let applied = 0;
+    const reads = new Map<string, Read>();
     for (const projection of this.#o.projections) {
       if (this.#only && this.#only.name !== projection.name) continue;
       const gens = await generationsOf(this.#o.redis, this.#o.keys, projection.name);
@@ -148,7 +150,7 @@ export class Projector {
       const targets = this.#only ? [this.#only.gen] : [gens.active, ...(gens.building === null ? [] : [gens.building])];
       for (const gen of targets) {
         if (gen !== gens.active && gen !== gens.building) continue;
-        const done = await this.#work(projection, gen);
+        const done = await this.#work(projection, gen, reads);
         applied += done;
         if (gen === gens.building && this.#caughtUp.has(`${projection.name}#${gen}`)) {
           if (await this.#seed(projection, gen)) await this.#switchIfCaughtUp(projection.name, gen);
@@ -169,51 +171,34 @@ export class Projector {
     }
   }
 
-  async #work(projection: Projection, gen: number): Promise<number> {
-    const { redis, keys } = this.#o;
+  async #work(projection: Projection, gen: number, reads: Map<string, Read>): Promise<number> {
     const held = await this.#lock(projection.name, gen);
     if (!held) return 0;
-    const group = keys.projectionGroup(projection.name, gen);
-    if (!held.groupReady) {
-      const from = (await this.#checkpointOf(projection.name, gen, held)) || '0';
+    const checkpoint = await this.#checkpointOf(projection.name, gen, held);
+    if (!held.startChecked) {
       // retention never trims past a generation's checkpoint, so one older than the oldest entry means the entries
       // in between are gone (an archive replay that stopped half-way): such a rebuild can never be complete
-      const [oldest] = (await redis.xrange(keys.events, '-', '+', 'COUNT', 1)) as RawEntry[];
-      if (from !== '0' && oldest && compareLedgerIds(from, oldest[0]) < 0) {
+      const [oldest] = (await this.#o.redis.xrange(this.#o.keys.events, '-', '+', 'COUNT', 1)) as RawEntry[];
+      if (checkpoint !== '' && oldest && compareLedgerIds(checkpoint, oldest[0]) < 0) {
         if (await this.#abandon(projection.name, gen, oldest[0])) return 0;
       }
-      const created = await runScript(
-        redis,
-        scripts.lock,
-        [keys.projectionLock(projection.name, gen), keys.events],
-        [held.lock.token, 'create-group', group, from],
-      );
-      if (Number(created) !== 1) {
-        this.#held.delete(`${projection.name}#${gen}`);
-        return 0;
-      }
-      held.groupReady = true;
+      held.startChecked = true;
     }
-    let entries = await this.#read(group, held.drainPending ? '0' : '>');
-    if (held.drainPending && entries.length === 0) {
-      held.drainPending = false;
-      entries = await this.#read(group, '>');
+    let read = reads.get(checkpoint);
+    if (!read) {
+      read = await this.#read(checkpoint);
+      reads.set(checkpoint, read);
     }
-    // nothing new, yet entries may wait in the pending list: read there by a process that lost the lock after
-    // this one had drained it
-    if (entries.length === 0 && Number(((await redis.xpending(keys.events, group)) as [number])[0]) > 0) {
-      entries = await this.#read(group, '0');
-    }
-    if (entries.length === 0) {
+    if (read.ids.length === 0) {
       this.#caughtUp.add(`${projection.name}#${gen}`);
       return 0;
     }
-    const lastRead = (entries.at(-1) as RawEntry)[0];
+    const lastRead = read.ids.at(-1) as string;
     if (this.#lastSeen === '$' || compareLedgerIds(lastRead, this.#lastSeen) > 0) this.#lastSeen = lastRead;
     this.#caughtUp.delete(`${projection.name}#${gen}`);
 
-    const applied = await this.#apply(projection, gen, held, entries, true);
-    // a batch of entries that were only acked (already applied, or trimmed) is progress too
+    const applied = await this.#apply(projection, gen, held, read, true);
+    // a batch of entries that were only skipped is progress too
     return applied === LOCK_LOST || applied === REREAD ? 0 : Math.max(applied, 1);
   }
 
@@ -244,8 +229,14 @@ export class Projector {
     if (!held) throw new Error(`another process holds generation ${gen} of ${name}; try again once it is done`);
     let applied = 0;
     for (let i = 0; i < events.length; i += this.#batchSize) {
-      const batch = events.slice(i, i + this.#batchSize).map((e): RawEntry | LedgerEvent => e);
-      const done = await this.#apply(projection, gen, held, batch, false);
+      const batch = events.slice(i, i + this.#batchSize);
+      const done = await this.#apply(
+        projection,
+        gen,
+        held,
+        { ids: batch.map((e) => e.ledgerId), events: batch },
+        false,
+      );
       if (done === LOCK_LOST) throw new Error(`lost generation ${gen} of ${name} while replaying`);
       if (done === REREAD) throw new Error(`generation ${gen} of ${name} moved under the replay; run it again`);
       applied += done;
@@ -254,34 +245,19 @@ export class Projector {
   }
 
   /** Plans and applies one batch; returns the events applied, REREAD when the batch must be read again, or LOCK_LOST. */
-  async #apply(
-    projection: Projection,
-    gen: number,
-    held: Held,
-    batch: readonly (RawEntry | LedgerEvent)[],
-    fromStream: boolean,
-  ): Promise<number> {
+  async #apply(projection: Projection, gen: number, held: Held, batch: Read, fromStream: boolean): Promise<number> {
     const checkpoint = await this.#checkpointOf(projection.name, gen, held);
-    const events: LedgerEvent[] = [];
-    const ids: string[] = [];
-    for (const item of batch) {
-      const ledgerId = Array.isArray(item) ? item[0] : item.ledgerId;
-      ids.push(ledgerId);
-      // an entry trimmed from the ledger while pending comes back without fields; one at or before the
-      // checkpoint was applied by an earlier holder whose ack did not land: both are only acked
-      if (compareLedgerIds(ledgerId, checkpoint) <= 0) continue;
-      if (!Array.isArray(item)) events.push(item);
-      else if (item[1] !== null) events.push(ledgerEvent(ledgerId, item[1]));
-    }
+    // an event at or before the checkpoint (an overlapping archive replay) was applied already: it is skipped
+    const events = batch.events.filter((e) => compareLedgerIds(e.ledgerId, checkpoint) > 0);
     const writes = events.length > 0 ? await projection.plan(events, this.#planContext(projection.name, gen)) : [];
-    const last = ids.at(-1) ?? '';
+    const last = batch.ids.at(-1) ?? '';
     const next = compareLedgerIds(last, checkpoint) > 0 ? last : checkpoint;
     const result = await this.#commit(projection.name, gen, held, {
       checkpoint,
       next,
-      firstApplied: fromStream ? (events[0]?.ledgerId ?? '') : '',
+      firstRead: fromStream ? (batch.ids[0] ?? '') : '',
       applied: events.length,
-      acks: fromStream ? ids : [],
+      read: fromStream ? batch.ids.length : 0,
       writes,
     });
     if (result === 'LOCK_LOST') {
@@ -289,13 +265,11 @@ export class Projector {
       return LOCK_LOST;
     }
     if (result !== 'OK') {
-      // the checkpoint moved, or entries after it were delivered to a process that lost the lock: they wait
-      // in the group's pending list, which the next read takes in order
+      // the checkpoint moved under this batch (another holder wrote it): read again from where it is now
       this.#o.log.warn(
         { projection: projection.name, gen, result },
         'batch not contiguous with the checkpoint; re-reading',
       );
-      held.drainPending = true;
       return REREAD;
     }
     return events.length;
@@ -314,17 +288,7 @@ export class Projector {
         redis,
         scripts.projectionApply,
         [keys.projectionLock(name, gen), genMetaKey(keys, name, gen), keys.events],
-        [
-          held.lock.token,
-          keys.projectionGroup(name, gen),
-          call.checkpoint,
-          call.next,
-          call.firstApplied,
-          call.applied,
-          call.acks.length,
-          ...call.acks,
-          ...flatten(call.writes),
-        ],
+        [held.lock.token, call.checkpoint, call.next, call.firstRead, call.applied, call.read, ...flatten(call.writes)],
       ),
     );
     held.checkpoint = result === 'OK' ? call.next : null;
@@ -333,21 +297,20 @@ export class Projector {
   }
 
   #fresh(lock: Lock): Held {
-    return { lock, renewedAt: Date.now(), drainPending: true, groupReady: false, checkpoint: null };
+    return { lock, renewedAt: Date.now(), startChecked: false, checkpoint: null };
   }
 
-  async #read(group: string, from: '0' | '>'): Promise<RawEntry[]> {
-    const reply = (await this.#o.redis.xreadgroup(
-      'GROUP',
-      group,
-      CONSUMER,
-      'COUNT',
-      this.#batchSize,
-      'STREAMS',
+  /** Up to a batch of ledger entries after `checkpoint` ('' = from the start). */
+  async #read(checkpoint: string): Promise<Read> {
+    const from = checkpoint === '' ? '-' : `(${checkpoint}`;
+    const entries = (await this.#o.redis.xrange(
       this.#o.keys.events,
       from,
-    )) as [string, RawEntry[]][] | null;
-    return reply?.[0]?.[1] ?? [];
+      '+',
+      'COUNT',
+      this.#batchSize,
+    )) as RawEntry[];
+    return { ids: entries.map(([id]) => id), events: entries.map(([id, fields]) => ledgerEvent(id, fields)) };
   }
 
   /** Holds (acquiring or renewing) the lock of one generation, or returns null when another process holds it. */
@@ -412,7 +375,7 @@ export class Projector {
   /** Applies writes that come from no ledger entry: the checkpoint stays where it is. */
   async #writeOnly(name: string, gen: number, held: Held, writes: readonly Write[]): Promise<boolean> {
     const checkpoint = await this.#checkpointOf(name, gen, held);
-    const call = { checkpoint, next: checkpoint, firstApplied: '', applied: 0, acks: [], writes };
+    const call = { checkpoint, next: checkpoint, firstRead: '', applied: 0, read: 0, writes };
     if ((await this.#commit(name, gen, held, call)) === 'OK') return true;
     this.#held.delete(`${name}#${gen}`);
     return false;

@@ -97,7 +97,7 @@ test('a batch of the replaced generation that lands while it is being dropped wr
 
   expect(await snapshotPrefix(redis, keys.projectionGen('usage', 1))).toEqual({});
   const groups = (await redis.xinfo('GROUPS', keys.events)) as unknown[][];
-  expect(groups.map((g) => g[g.indexOf('name') + 1])).toEqual([keys.projectionGroup('usage', 2)]);
+  expect(groups).toEqual([]); // projectors read the ledger from their checkpoints, through no group
   // the generation that serves reads counted every task
   const day = new Date().toISOString().slice(0, 10);
   expect(await redis.hget(`${keys.projectionGen('usage', 2)}d:q:default:${day}`, 'enqueued')).toBe('30');

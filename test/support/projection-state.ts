@@ -153,7 +153,11 @@ export const expectedProjections = (
       }
     }
   }
-  const meta: KeyValue = { type: 'hash', value: { applied: String(ledger.length), checkpoint: ledger.lastId } };
+  // caught up, a generation's seq is the ledger's entries-added: its length, as nothing is trimmed here
+  const meta: KeyValue = {
+    type: 'hash',
+    value: { applied: String(ledger.length), checkpoint: ledger.lastId, seq: String(ledger.length) },
+  };
   const sorted = <T>(entries: [string, T][]) => entries.sort(([a], [b]) => byString(a, b));
   const tasks: ProjectionSnapshot = { meta };
   for (const [key, z] of zsets) tasks[key] = { type: 'zset', value: sorted([...z]) };

@@ -25,8 +25,6 @@ export const redisKeys = (prefix = 'td', partition = 'p0') => {
     projectionLock: (name: string, gen: number) => `${base}:proj:${name}:lock:${gen}`,
     /** Every read-model key of one generation starts with this, so a generation is dropped by prefix. */
     projectionGen: (name: string, gen: number) => `${base}:proj:${name}:g${gen}:`,
-    /** The ledger consumer group of one generation of a projection. */
-    projectionGroup: (name: string, gen: number) => `proj:${name}:g${gen}`,
     /** The last ledger id written to LEDGER_ARCHIVE_DIR. */
     archive: `${base}:archive`,
     /** Held by the one process that runs retention at a time. */

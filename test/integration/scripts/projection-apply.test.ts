@@ -6,10 +6,7 @@ import { sleepMs } from '../../support/commits.ts';
 import { readKeys } from '../../support/read-model-oracle.ts';
 import { testStore } from '../../support/store.ts';
 
-/**
- * projection-apply against a real redis-server: a ledger of five entries, all delivered to the generation's group
- * (so all five are pending), and the generation's lock held by TOKEN.
- */
+/** projection-apply against a real redis-server: a ledger of five entries, and the generation's lock held by TOKEN. */
 const NAME = 'tasks';
 const GEN = 1;
 const TOKEN = 'token-of-the-holder';
@@ -18,7 +15,6 @@ const IDS = ['1-1', '1-2', '1-3', '1-4', '1-5'];
 let ctx: ReturnType<typeof testStore>;
 let lockKey: string;
 let meta: string;
-let group: string;
 let prefix: string;
 const k = (suffix: string) => `${prefix}${suffix}`;
 
@@ -27,11 +23,8 @@ beforeEach(async () => {
   const { redis, keys } = ctx;
   lockKey = keys.projectionLock(NAME, GEN);
   meta = genMetaKey(keys, NAME, GEN);
-  group = keys.projectionGroup(NAME, GEN);
   prefix = keys.projectionGen(NAME, GEN);
   for (const id of IDS) await redis.xadd(keys.events, id, 'id', `task-${id}`, 'e', '{}');
-  await redis.xgroup('CREATE', keys.events, group, '0');
-  await redis.xreadgroup('GROUP', group, 'projector', 'COUNT', 10, 'STREAMS', keys.events, '>');
   await redis.set(lockKey, TOKEN, 'PX', 60_000);
 });
 afterEach(() => ctx.close());
@@ -42,26 +35,28 @@ type Batch = {
   next: string;
   first: string;
   count: number;
-  acks?: readonly string[];
+  /** Ledger entries the batch read (default: from `first` to `next`). */
+  read?: number;
   writes?: readonly (readonly (string | number)[])[];
 };
 
+const spanOf = (b: Batch) => (b.first === '' ? 0 : IDS.indexOf(b.next) - IDS.indexOf(b.first) + 1);
+
 const apply = (b: Batch) => {
-  const acks = b.acks ?? [];
   const writes = (b.writes ?? []).flatMap((w) => [w.length, ...w]);
   return runScript(
     ctx.redis,
     scripts.projectionApply,
     [lockKey, meta, ctx.keys.events],
-    [b.token ?? TOKEN, group, b.expected ?? '', b.next, b.first, b.count, acks.length, ...acks, ...writes],
+    [b.token ?? TOKEN, b.expected ?? '', b.next, b.first, b.count, b.read ?? spanOf(b), ...writes],
   );
 };
 
-const pendingIds = async () =>
-  ((await ctx.redis.xpending(ctx.keys.events, group, '-', '+', 100)) as [string, ...unknown[]][]).map(([id]) => id);
-
-/** Everything a batch can change: the generation's keys (meta included) and the group's pending entries. */
-const state = async () => ({ keys: await readKeys(ctx.redis, prefix), pending: await pendingIds() });
+/** Everything a batch can change: the generation's keys, meta included (and the ledger, which it never writes). */
+const state = async () => ({
+  keys: await readKeys(ctx.redis, prefix),
+  ledger: (await ctx.redis.xrange(ctx.keys.events, '-', '+')).map(([id]) => id),
+});
 
 /** A batch of every kind of write, over keys that already hold something to remove. */
 const EVERY_KIND = (): Write[] => [
@@ -79,12 +74,10 @@ const seedRemovable = async () => {
 };
 
 describe('projection-apply script', () => {
-  test('OK: applies every kind of write, sets the checkpoint, counts the events and acks the batch', async () => {
+  test('OK: applies every kind of write, sets the checkpoint and counts the events and the entries read', async () => {
     await seedRemovable();
 
-    expect(await apply({ next: '1-3', first: '1-1', count: 3, acks: IDS.slice(0, 3), writes: EVERY_KIND() })).toBe(
-      'OK',
-    );
+    expect(await apply({ next: '1-3', first: '1-1', count: 3, writes: EVERY_KIND() })).toBe('OK');
 
     expect(await state()).toEqual({
       keys: {
@@ -92,57 +85,76 @@ describe('projection-apply script', () => {
         'd:q:default:2025-01-01': { enqueued: '5' },
         'q:default:pending': { 'task-a': 0, 'task-kept': 0 },
         queues: ['default'],
-        meta: { checkpoint: '1-3', applied: '3' },
+        meta: { checkpoint: '1-3', applied: '3', seq: '3' },
       },
-      pending: ['1-4', '1-5'],
+      ledger: IDS,
     });
   });
 
-  test('the next batch continues from the checkpoint: applied adds up and the rest is acked', async () => {
-    expect(await apply({ next: '1-3', first: '1-1', count: 3, acks: IDS.slice(0, 3) })).toBe('OK');
+  test('the next batch continues from the checkpoint: applied adds up; at the newest entry seq is entries-added', async () => {
+    expect(await apply({ next: '1-3', first: '1-1', count: 3 })).toBe('OK');
     expect(
       await apply({
         expected: '1-3',
         next: '1-5',
         first: '1-4',
         count: 2,
-        acks: IDS.slice(3),
         writes: [['HINCRBY', k('h'), 'n', 2]],
       }),
     ).toBe('OK');
 
-    expect(await state()).toEqual({ keys: { h: { n: '2' }, meta: { checkpoint: '1-5', applied: '5' } }, pending: [] });
+    expect(await state()).toEqual({
+      keys: { h: { n: '2' }, meta: { checkpoint: '1-5', applied: '5', seq: '5' } },
+      ledger: IDS,
+    });
   });
 
-  test('a batch of entries all at or before the checkpoint only acks: no contiguity check, applied unchanged', async () => {
+  test('seq: a first batch counts the entries trimmed before it; later batches count on; the newest entry resets it', async () => {
+    await ctx.redis.xtrim(ctx.keys.events, 'MINID', '1-3'); // 1-1 and 1-2 gone before the generation's first batch
+    expect(await apply({ next: '1-3', first: '1-3', count: 1 })).toBe('OK');
+    expect((await state()).keys.meta).toEqual({ checkpoint: '1-3', applied: '1', seq: '3' });
+    expect(await apply({ expected: '1-3', next: '1-4', first: '1-4', count: 1 })).toBe('OK');
+    expect((await state()).keys.meta).toEqual({ checkpoint: '1-4', applied: '2', seq: '4' });
+    await ctx.redis.xadd(ctx.keys.events, '1-6', 'id', 'task-1-6', 'e', '{}');
+    await ctx.redis.xdel(ctx.keys.events, '1-6'); // entries-added is 6 now; the newest id is 1-6
+    expect(await apply({ expected: '1-4', next: '1-5', first: '1-5', count: 1 })).toBe('OK');
+    expect((await state()).keys.meta).toEqual({ checkpoint: '1-5', applied: '3', seq: '5' });
+    await ctx.redis.hset(meta, 'seq', '99'); // a wrong count is mended by the next batch that reaches the newest entry
+    await ctx.redis.xadd(ctx.keys.events, '1-7', 'id', 'task-1-7', 'e', '{}');
+    expect(await apply({ expected: '1-5', next: '1-7', first: '1-7', count: 1, read: 1 })).toBe('OK');
+    expect((await state()).keys.meta).toEqual({ checkpoint: '1-7', applied: '4', seq: '7' });
+  });
+
+  test('seq stays unset after a batch that did not come from the ledger (an archive replay)', async () => {
+    expect(await apply({ next: '1-2', first: '', count: 2, read: 0 })).toBe('OK');
+    expect((await state()).keys.meta).toEqual({ checkpoint: '1-2', applied: '2' });
+  });
+
+  test('a batch of events all at or before the checkpoint only skips: no contiguity check, applied unchanged', async () => {
     await ctx.redis.hset(meta, 'checkpoint', '1-3', 'applied', '3');
 
-    expect(await apply({ expected: '1-3', next: '1-3', first: '', count: 0, acks: ['1-1', '1-2'] })).toBe('OK');
+    expect(await apply({ expected: '1-3', next: '1-3', first: '', count: 0 })).toBe('OK');
 
-    expect(await state()).toEqual({
-      keys: { meta: { checkpoint: '1-3', applied: '3' } },
-      pending: ['1-3', '1-4', '1-5'],
-    });
+    expect(await state()).toEqual({ keys: { meta: { checkpoint: '1-3', applied: '3' } }, ledger: IDS });
   });
 
   test('contiguity counts only entries still in the ledger: one deleted after the checkpoint is no gap', async () => {
     await ctx.redis.hset(meta, 'checkpoint', '1-1', 'applied', '1');
     await ctx.redis.xdel(ctx.keys.events, '1-2');
 
-    expect(await apply({ expected: '1-1', next: '1-3', first: '1-3', count: 1, acks: ['1-2', '1-3'] })).toBe('OK');
+    expect(await apply({ expected: '1-1', next: '1-3', first: '1-3', count: 1, read: 1 })).toBe('OK');
     expect((await state()).keys.meta).toEqual({ checkpoint: '1-3', applied: '2' });
   });
 
-  describe('refused batches write nothing and ack nothing', () => {
+  describe('refused batches write nothing', () => {
     const refused = async (setup: () => Promise<void>, batch: Batch, reply: string) => {
       await seedRemovable();
       await setup();
       const before = await state();
       expect(await apply(batch)).toBe(reply);
       expect(await state()).toEqual(before);
-      expect(before.pending).toEqual(IDS);
     };
-    const full = { next: '1-3', first: '1-1', count: 3, acks: IDS.slice(0, 3), writes: EVERY_KIND() };
+    const full = { next: '1-3', first: '1-1', count: 3, writes: EVERY_KIND() };
     const noop = async () => {};
 
     test('LOCK_LOST: a token that is not the holder', () =>
@@ -172,27 +184,27 @@ describe('projection-apply script', () => {
     test('CHECKPOINT: planned from an older checkpoint (the same batch applied twice)', () =>
       refused(
         () => ctx.redis.hset(meta, 'checkpoint', '1-3', 'applied', '3').then(() => {}),
-        { ...full, expected: '1-1', first: '1-2', acks: ['1-2', '1-3'] },
+        { ...full, expected: '1-1', first: '1-2' },
         'CHECKPOINT:1-3',
       ));
 
     test('CHECKPOINT: planned from a checkpoint the generation never had', () =>
-      refused(noop, { ...full, expected: '1-2', first: '1-3', acks: ['1-3'] }, 'CHECKPOINT:'));
+      refused(noop, { ...full, expected: '1-2', first: '1-3' }, 'CHECKPOINT:'));
 
     test('GAP: the batch skips the entry right after the checkpoint', () =>
       refused(
         () => ctx.redis.hset(meta, 'checkpoint', '1-1', 'applied', '1').then(() => {}),
-        { ...full, expected: '1-1', first: '1-3', next: '1-4', acks: ['1-3', '1-4'] },
+        { ...full, expected: '1-1', first: '1-3', next: '1-4' },
         'GAP:1-2',
       ));
 
     test('GAP: a first batch that does not start at the start of the ledger', () =>
-      refused(noop, { ...full, first: '1-2', acks: ['1-2', '1-3'] }, 'GAP:1-1'));
+      refused(noop, { ...full, first: '1-2' }, 'GAP:1-1'));
 
     test('GAP: a batch starting with an entry that is not in the ledger at all', () =>
       refused(
         () => ctx.redis.hset(meta, 'checkpoint', '1-5', 'applied', '5').then(() => {}),
-        { ...full, expected: '1-5', first: '1-6', next: '1-6', acks: [] },
+        { ...full, expected: '1-5', first: '1-6', next: '1-6', read: 1 },
         'GAP:nil',
       ));
   });
@@ -202,7 +214,7 @@ describe('projection-apply script', () => {
     async (command) => {
       const before = await state();
       await expect(
-        apply({ next: '1-1', first: '1-1', count: 1, acks: ['1-1'], writes: [[command, k('x'), 'y', 'z']] }),
+        apply({ next: '1-1', first: '1-1', count: 1, writes: [[command, k('x'), 'y', 'z']] }),
       ).rejects.toThrow(`command not allowed: ${command}`);
       expect(await state()).toEqual(before);
     },
@@ -217,7 +229,6 @@ describe('projection-apply script', () => {
         next: '1-1',
         first: '1-1',
         count: 1,
-        acks: ['1-1'],
         writes: [
           ['HINCRBY', k('d:q:default:2025-01-01'), 'enqueued', 1],
           ['DEL', k('queues')],
