@@ -7,6 +7,7 @@ import { heldLock, type Lock, newLockToken, tryLock } from '../adapters/redis/lo
 import { runScript, scripts } from '../adapters/redis/scripts/index.ts';
 import { sleep } from '../adapters/worker/sleep.ts';
 import type { Recorded } from '../domain/task/events.ts';
+import { coalesce } from './coalesce.ts';
 import { abandon, dropGeneration, generationsOf, genMetaKey, startRebuild, switchTo } from './generations.ts';
 import type { PlanContext, Projection, Write } from './projection.ts';
 
@@ -455,8 +456,12 @@ const loadHistories = async (redis: Redis, keys: Keys, ids: readonly string[]) =
   return out;
 };
 
+/** The script's write arguments: each command as its argument count, then the command (see coalesce). */
 const flatten = (writes: readonly Write[]): (string | number)[] => {
   const out: (string | number)[] = [];
-  for (const w of writes) out.push(w.length, ...w);
+  for (const command of coalesce(writes)) {
+    out.push(command.length);
+    for (const arg of command) out.push(arg);
+  }
   return out;
 };
