@@ -61,12 +61,17 @@ for i = 1, n do
     if count > 0 then
       local history = redis.call('HGET', taskKey, 'h')
       if history then history = history .. '\n' .. events else history = events end
-      redis.call('HSET', taskKey, 'v', current + count, 'h', history)
+      if request ~= '' then
+        redis.call('HSET', taskKey, 'v', current + count, 'h', history, 'r', request)
+      else
+        redis.call('HSET', taskKey, 'v', current + count, 'h', history)
+      end
       for line in string.gmatch(events, '[^\n]+') do
         redis.call('XADD', KEYS[1], '*', 'id', taskId, 'e', line)
       end
+    elseif request ~= '' then
+      redis.call('HSET', taskKey, 'r', request)
     end
-    if request ~= '' then redis.call('HSET', taskKey, 'r', request) end
     if ack == '1' then ackEntry(readyKey, entry) end
     if due == '-' then
       redis.call('ZREM', KEYS[2], taskId)
