@@ -72,6 +72,10 @@ export class Processor {
   private readonly inflight = new Map<string, InFlight>();
   /** HTTP calls running: what WORKER_CONCURRENCY limits. A finished call frees its slot before its commit. */
   private calls = 0;
+  /** Tasks leased whose lease is still being committed: their slots are taken until their calls start. */
+  private reserved = 0;
+  /** Lease commits in flight: the next lease does not wait for them (see takeAhead). */
+  private readonly takes = new Set<Promise<void>>();
   private readonly completions: CommitBatcher;
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
@@ -117,6 +121,7 @@ export class Processor {
     if (this.blockingClientId !== null)
       await this.o.store.redis.client('UNBLOCK', this.blockingClientId).catch(() => {});
     await this.loopDone;
+    await Promise.all(this.takes);
     this.o.log.info({ inFlight: this.inflight.size }, 'stopped leasing; draining calls in flight');
     const drained = Promise.all([...this.inflight.values()].map((f) => f.done));
     let timer: NodeJS.Timeout | undefined;
@@ -144,7 +149,7 @@ export class Processor {
   }
 
   private freeSlots(): number {
-    return this.o.concurrency - this.calls;
+    return this.o.concurrency - this.calls - this.reserved;
   }
 
   /**
@@ -184,7 +189,7 @@ export class Processor {
         }
         const plan = leasePlan(free, queues, this.o.random);
         const { entries, waitFrom } = await this.o.store.lease(this.o.workerId, plan, this.o.inFlightLimits);
-        await this.take(entries, 'LeaseTask');
+        this.takeAhead(entries);
         // the queues are drained: asking again now would only come back empty, so wait for a new entry
         if (waitFrom) {
           // bounded by the next paused-set read too, so a resumed queue's backlog is seen within a second
@@ -199,6 +204,25 @@ export class Processor {
         await sleep(errorBackoffMs(failures), this.stopping.signal);
       }
     }
+  }
+
+  /**
+   * Commits the lease of `entries` and starts their calls without holding up the lease loop: under load, the next
+   * lease goes out while this one is being committed, instead of one lease round trip and one commit round trip
+   * per turn. Their slots stay taken meanwhile. A failed commit leaves the entries leased to this worker, without
+   * calls, until their leases expire and a worker reclaims them (as a failure of the whole turn did before).
+   */
+  private takeAhead(entries: readonly LeasedEntry[]): void {
+    if (entries.length === 0) return;
+    this.reserved += entries.length;
+    const done: Promise<void> = this.take(entries, 'LeaseTask')
+      .catch((err: unknown) => this.o.log.error({ err }, 'committing a lease failed; its tasks wait for reclaim'))
+      .finally(() => {
+        this.reserved -= entries.length;
+        this.takes.delete(done);
+        this.slotFreed?.();
+      });
+    this.takes.add(done);
   }
 
   /** Parked tasks of clients that have room again (a raised tier, a deleted client) go back to their queues. */
