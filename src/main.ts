@@ -14,8 +14,7 @@ import { startWorker } from './adapters/worker/worker.ts';
 import { parseTiers } from './domain/client/tier.ts';
 import { parseTargetAllowlist } from './domain/net/target-policy.ts';
 import { defaultQueues } from './domain/queue/queue.ts';
-import { PROJECTIONS } from './projections/index.ts';
-import { Projector } from './projections/projector.ts';
+import { startProjectorThread } from './projections/projector-thread.ts';
 import { Retention } from './projections/retention.ts';
 
 /**
@@ -115,18 +114,7 @@ const main = async () => {
     });
     for (const [name, stop] of worker.stops) stops.push([name, () => stop(config.SHUTDOWN_GRACE_SEC * 1000)]);
 
-    const projectorBlocking = createRedis(config, 'worker', 'projector');
-    connections.push(projectorBlocking);
-    const projector = new Projector({
-      redis: workerRedis,
-      blocking: projectorBlocking,
-      keys,
-      projections: PROJECTIONS,
-      log: log.child({ component: 'projector' }),
-      batchSize: config.PROJECTION_BATCH_SIZE,
-      lockMs: config.PROJECTION_LOCK_SEC * 1000,
-    });
-    projector.start();
+    const projector = startProjectorThread(config, log);
     stops.push(['projector', () => projector.stop()]);
 
     const retention = new Retention({
