@@ -16,6 +16,16 @@ describe('jsonDepth', () => {
     expect(jsonDepth('["\\\\",[[]]]')).toBe(3);
   });
 
+  test('a quote after a run of backslashes ends the string when the run is even', () => {
+    expect(jsonDepth('["\\\\\\\\",[[]]]')).toBe(3); // "\\\\": two escaped backslashes, then the end
+    expect(jsonDepth('["\\\\\\"[[",[]]')).toBe(2); // "\\\"[[": an escaped backslash, an escaped quote
+    expect(jsonDepth('["\\"[[[[",[1]]')).toBe(2);
+  });
+
+  test('an unterminated string counts nothing after its quote', () => {
+    expect(jsonDepth('[["abc[[[[[[')).toBe(2);
+  });
+
   test('stops scanning once past the limit', () => {
     expect(jsonDepth('['.repeat(100_000), 16)).toBe(17);
   });

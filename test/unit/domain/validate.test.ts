@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { parseTargetAllowlist, type TargetPolicy } from '../../../src/domain/net/target-policy.ts';
 import { HTTP_METHODS } from '../../../src/domain/task/task.ts';
 import { MAX_DELAY_SEC, MAX_TASK_BYTES, MAX_URL_LENGTH, validateEnqueue } from '../../../src/domain/task/validate.ts';
 
@@ -154,6 +155,38 @@ describe('task.url', () => {
     ['over 2048 characters', `https://example.com/${'a'.repeat(MAX_URL_LENGTH - 'https://example.com/'.length + 1)}`],
   ])('rejects a URL %s', (_, url) => {
     expect(rejectedFields(valid({}, { url }))).toStrictEqual(['task.url']);
+  });
+});
+
+describe('task.url with the SSRF guard settings', () => {
+  const policy = (allowPrivate: boolean, allowlist = ''): TargetPolicy => ({
+    allowPrivate,
+    allowlist: parseTargetAllowlist(allowlist),
+  });
+  const judged = (url: string, targets: TargetPolicy) => {
+    const result = validateEnqueue(valid({}, { url }), QUEUES, targets);
+    return result.ok ? 'accepted' : result.errors.map((e) => `${e.field}: ${e.expected}`).join('; ');
+  };
+
+  test('the same target is judged by each policy afresh, whichever came first', () => {
+    const closed = policy(false);
+    const open = policy(true);
+    for (const targets of [closed, open, closed, open]) {
+      expect(judged('http://127.0.0.1:9000/hook', targets)).toBe(
+        targets === open
+          ? 'accepted'
+          : 'task.url: a destination the SSRF guard allows, but 127.0.0.1 is in a private range (loopback); set ALLOW_PRIVATE_URLS or TARGET_ALLOWLIST to allow it',
+      );
+    }
+  });
+
+  test('an allowlisted host:port covers that port only, the scheme default included', () => {
+    const targets = policy(false, '127.0.0.1:80');
+    expect(judged('http://127.0.0.1/a', targets)).toBe('accepted');
+    expect(judged('https://127.0.0.1/a', targets)).toContain('private range (loopback)');
+    expect(judged('http://127.0.0.1:8080/a', targets)).toContain('private range (loopback)');
+    expect(judged('http://127.0.0.1:80/b', targets)).toBe('accepted');
+    expect(judged('https://127.0.0.1:80/b', targets)).toBe('accepted');
   });
 });
 
