@@ -13,16 +13,21 @@ export class CommitBatcher {
   private readonly consumer: string;
   private readonly maxBatch: number;
   private readonly windowMs: number;
+  private readonly ownCommand: boolean;
   private queue: Pending[] = [];
   private scheduled = false;
   private flushing = new Set<Promise<void>>();
 
-  /** `windowMs` > 0 holds a batch open that long, to gather more commits when they trickle in. */
-  constructor(store: RedisTaskStore, consumer: string, { maxBatch = 200, windowMs = 0 } = {}) {
+  /**
+   * `windowMs` > 0 holds a batch open that long, to gather more commits when they trickle in. `ownCommand`:
+   * each batch goes to Redis as a command of its own, not through ioredis' auto-pipeline (RedisTaskStore.commit).
+   */
+  constructor(store: RedisTaskStore, consumer: string, { maxBatch = 200, windowMs = 0, ownCommand = false } = {}) {
     this.store = store;
     this.consumer = consumer;
     this.maxBatch = maxBatch;
     this.windowMs = windowMs;
+    this.ownCommand = ownCommand;
   }
 
   commit(commit: TaskCommit): Promise<CommitResult> {
@@ -52,6 +57,7 @@ export class CommitBatcher {
         .commit(
           batch.map((p) => p.commit),
           this.consumer,
+          { ownCommand: this.ownCommand },
         )
         .then(
           (results) => {

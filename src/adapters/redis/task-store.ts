@@ -8,7 +8,7 @@ import { decodeHistory, decodeMaskedRequest, decodeRequest, encodeEvent, encodeR
 import type { InFlightLimits } from './in-flight.ts';
 import type { Keys } from './keys.ts';
 import type { TaskCommit } from './placement.ts';
-import { runScript, scripts } from './scripts/index.ts';
+import { runScript, runScriptArgs, scripts } from './scripts/index.ts';
 
 /**
  * A task as stored. `unreadable` says why its history could not be decoded (corrupt, or written by a newer
@@ -96,37 +96,48 @@ export class RedisTaskStore {
 
   /**
    * Applies each commit atomically and independently; one task's conflict does not stop the others.
-   * `consumer` is the worker whose lease fenced commits must still hold.
+   * `consumer` is the worker whose lease fenced commits must still hold. `ownCommand`: see runScriptArgs (for
+   * commits of new tasks, which no command in flight can be about).
    */
-  async commit(commits: readonly TaskCommit[], consumer = ''): Promise<CommitResult[]> {
-    if (commits.length === 0) return [];
-    const keys: string[] = [this.keys.events, this.keys.due];
-    const argv: (string | number)[] = [
-      this.keys.workerGroup,
-      consumer,
-      this.keys.wake,
-      commits.length,
-      this.keys.inFlight,
-      this.keys.parkedPrefix,
-      this.keys.parkedClients,
-    ];
-    for (const c of commits) {
-      keys.push(this.keys.task(c.taskId), this.keys.ready(c.queue));
-      argv.push(
-        c.taskId,
-        c.expected,
-        c.events.map(encodeEvent).join('\n'),
-        c.events.length,
-        c.request ? encodeRequest(c.request, c.taskId, this.#cipher) : '',
-        c.entryId ?? '',
-        c.entryId ? 1 : 0,
-        c.ack ? 1 : 0,
-        c.ready ? 1 : 0,
-        c.due === null ? '' : c.due === 'remove' ? '-' : c.due,
-        c.clientId,
-      );
+  async commit(
+    commits: readonly TaskCommit[],
+    consumer = '',
+    { ownCommand = false }: Readonly<{ ownCommand?: boolean }> = {},
+  ): Promise<CommitResult[]> {
+    const n = commits.length;
+    if (n === 0) return [];
+    // laid out once as EVALSHA takes them: numkeys, 2 + 2n keys, 7 + 11n values (see commit.lua)
+    const args = new Array<string>(3 + 2 * n + 7 + 11 * n);
+    args[0] = String(2 + 2 * n);
+    args[1] = this.keys.events;
+    args[2] = this.keys.due;
+    let a = 3 + 2 * n;
+    args[a++] = this.keys.workerGroup;
+    args[a++] = consumer;
+    args[a++] = this.keys.wake;
+    args[a++] = String(n);
+    args[a++] = this.keys.inFlight;
+    args[a++] = this.keys.parkedPrefix;
+    args[a++] = this.keys.parkedClients;
+    for (let i = 0; i < n; i++) {
+      const c = commits[i] as TaskCommit;
+      args[3 + 2 * i] = this.keys.task(c.taskId);
+      args[4 + 2 * i] = this.keys.ready(c.queue);
+      args[a++] = c.taskId;
+      args[a++] = String(c.expected);
+      args[a++] = c.events.length === 1 ? encodeEvent(c.events[0] as Recorded) : c.events.map(encodeEvent).join('\n');
+      args[a++] = String(c.events.length);
+      args[a++] = c.request ? encodeRequest(c.request, c.taskId, this.#cipher) : '';
+      args[a++] = c.entryId ?? '';
+      args[a++] = c.entryId ? '1' : '0';
+      args[a++] = c.ack ? '1' : '0';
+      args[a++] = c.ready ? '1' : '0';
+      args[a++] = c.due === null ? '' : c.due === 'remove' ? '-' : String(c.due);
+      args[a++] = c.clientId;
     }
-    const replies = (await guardStorage('commit', () => runScript(this.redis, scripts.commit, keys, argv))) as string[];
+    const replies = (await guardStorage('commit', () =>
+      runScriptArgs(this.redis, scripts.commit, args, ownCommand),
+    )) as string[];
     return replies.map(toCommitResult);
   }
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { CommitBatcher } from '../../adapters/redis/commit-batcher.ts';
 import { commitFor, type TaskCommit } from '../../adapters/redis/placement.ts';
-import type { RedisTaskStore } from '../../adapters/redis/task-store.ts';
+import type { CommitResult, RedisTaskStore } from '../../adapters/redis/task-store.ts';
 import type { TargetPolicy } from '../../domain/net/target-policy.ts';
 import { decide } from '../../domain/task/decide.ts';
 import { DomainError } from '../../domain/task/errors.ts';
@@ -77,7 +77,8 @@ export const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (
   app,
   { store, queueNames, now, targets, quota = enqueueQuota(null, new Map()) },
 ) => {
-  const enqueues = new CommitBatcher(store, '');
+  // new tasks: no command in flight can be about them, so each batch may go to Redis as a command of its own
+  const enqueues = new CommitBatcher(store, '', { ownCommand: true });
   const notFound = (id: string) => new DomainError('NotFound', `no task ${id}`);
   /** Another client's task is answered as if it did not exist (no hint that the id is taken). */
   const load = async (id: string, req: FastifyRequest) => {
@@ -110,10 +111,13 @@ export const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (
       const taken = await quota.take(req, [commit.taskId]);
       if (taken.kind === 'refused') return reply.code(taken.status).headers(taken.headers).send(taken.body);
       if (taken.kind === 'taken') reply.headers(taken.headers);
-      const result = await enqueues.commit(commit).catch(async (err: unknown) => {
+      let result: CommitResult;
+      try {
+        result = await enqueues.commit(commit);
+      } catch (err) {
         await quota.giveBack(req, [commit.taskId]);
         throw err;
-      });
+      }
       if (result.kind !== 'ok') {
         await quota.giveBack(req, [commit.taskId]);
         throw new DomainError('AlreadyExists', `task ${commit.taskId} already exists`);
@@ -167,7 +171,9 @@ export const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (
       const taken = await quota.take(req, ids);
       if (taken.kind === 'refused') return reply.code(taken.status).headers(taken.headers).send(taken.body);
       if (taken.kind === 'taken') reply.headers(taken.headers);
-      const committed = await store.commit(accepted.map((a) => a.commit)).catch(async (err: unknown) => {
+      const commits = accepted.map((a) => a.commit);
+      // new tasks, as in the single enqueue: the call may go to Redis as a command of its own
+      const committed = await store.commit(commits, '', { ownCommand: true }).catch(async (err: unknown) => {
         await quota.giveBack(req, ids);
         throw err;
       });

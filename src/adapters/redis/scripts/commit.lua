@@ -59,7 +59,8 @@ for i = 1, n do
     results[i] = 'LEASE_LOST'
   else
     if count > 0 then
-      local history = redis.call('HGET', taskKey, 'h')
+      -- a new task (version 0) has no history yet: 'h' is only ever written together with a version above 0
+      local history = current > 0 and redis.call('HGET', taskKey, 'h')
       if history then history = history .. '\n' .. events else history = events end
       if request ~= '' then
         redis.call('HSET', taskKey, 'v', current + count, 'h', history, 'r', request)

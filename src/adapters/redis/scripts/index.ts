@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import { Command, type Redis } from 'ioredis';
 
 export type Script = Readonly<{ name: string; source: string; sha1: string }>;
 
@@ -41,5 +41,30 @@ export const runScript = async (
   } catch (err) {
     if (!String(err).includes('NOSCRIPT')) throw err;
     return redis.call('EVAL', [script.source, ...args]);
+  }
+};
+
+/**
+ * runScript with the call's arguments laid out already: `args` is [numkeys, ...keys, ...argv], as strings.
+ * `ownCommand` sends it as a command of its own instead of through ioredis' auto-pipeline, which builds a Pipeline
+ * per call and copies every argument twice more: for a call that is a batch already (CommitBatcher). Such a
+ * command is written at once, so it may reach Redis before auto-pipelined commands issued earlier that are still
+ * waiting for their turn: only for writes whose order against those does not matter.
+ */
+export const runScriptArgs = async (
+  redis: Redis,
+  script: Script,
+  args: string[],
+  ownCommand: boolean,
+): Promise<unknown> => {
+  const send = (name: 'evalsha' | 'eval', first: string) =>
+    ownCommand
+      ? redis.sendCommand(new Command(name, [first, args], { replyEncoding: 'utf8' }))
+      : redis.call(name, [first, ...args]);
+  try {
+    return await send('evalsha', script.sha1);
+  } catch (err) {
+    if (!String(err).includes('NOSCRIPT')) throw err;
+    return send('eval', script.source);
   }
 };
