@@ -4,7 +4,7 @@ import { decodeHistory } from '../adapters/redis/codec.ts';
 import type { Keys } from '../adapters/redis/keys.ts';
 import { compareLedgerIds, type LedgerEvent, ledgerEvent, ledgerStart } from '../adapters/redis/ledger.ts';
 import { heldLock, type Lock, newLockToken, tryLock } from '../adapters/redis/lock.ts';
-import { runScript, scripts } from '../adapters/redis/scripts/index.ts';
+import { runScriptArgs, scripts } from '../adapters/redis/scripts/index.ts';
 import { sleep } from '../adapters/worker/sleep.ts';
 import type { Recorded } from '../domain/task/events.ts';
 import { coalesce } from './coalesce.ts';
@@ -284,14 +284,15 @@ export class Projector {
   /** One projection-apply call. The holder keeps the checkpoint it wrote, saving a read per batch; on any refusal it forgets it. */
   async #commit(name: string, gen: number, held: Held, call: ApplyCall): Promise<string> {
     const { redis, keys } = this.#o;
-    const result = String(
-      await runScript(
-        redis,
-        scripts.projectionApply,
-        [keys.projectionLock(name, gen), genMetaKey(keys, name, gen), keys.events],
-        [held.lock.token, call.checkpoint, call.next, call.firstRead, call.applied, call.read, ...flatten(call.writes)],
-      ),
-    );
+    const args = ['3', keys.projectionLock(name, gen), genMetaKey(keys, name, gen), keys.events, held.lock.token];
+    args.push(call.checkpoint, call.next, call.firstRead, String(call.applied), String(call.read));
+    for (const command of coalesce(call.writes)) {
+      args.push(String(command.length));
+      for (const arg of command) args.push(typeof arg === 'string' ? arg : String(arg));
+    }
+    // a command of its own, not through the auto-pipeline (which copies a batch's thousands of arguments again):
+    // the projector awaits each of its reads before this call, so nothing of its own is in flight to overtake
+    const result = String(await runScriptArgs(redis, scripts.projectionApply, args, true));
     held.checkpoint = result === 'OK' ? call.next : null;
     if (result === 'LOCK_LOST') this.#held.delete(`${name}#${gen}`);
     return result;
@@ -456,12 +457,3 @@ const loadHistories = async (redis: Redis, keys: Keys, ids: readonly string[]) =
   return out;
 };
 
-/** The script's write arguments: each command as its argument count, then the command (see coalesce). */
-const flatten = (writes: readonly Write[]): (string | number)[] => {
-  const out: (string | number)[] = [];
-  for (const command of coalesce(writes)) {
-    out.push(command.length);
-    for (const arg of command) out.push(arg);
-  }
-  return out;
-};
