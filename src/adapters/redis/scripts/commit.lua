@@ -52,16 +52,22 @@ for i = 1, n do
   local events, count, request = ARGV[a + 3], tonumber(ARGV[a + 4]), ARGV[a + 5]
   local entry, fence, ack, ready, due = ARGV[a + 6], ARGV[a + 7], ARGV[a + 8], ARGV[a + 9], ARGV[a + 10]
   local client = ARGV[a + 11]
-  local current = tonumber(redis.call('HGET', taskKey, 'v') or '0')
+  -- the history comes in the same read when events are to be appended to it
+  local current, stored
+  if count > 0 then
+    local vh = redis.call('HMGET', taskKey, 'v', 'h')
+    current, stored = tonumber(vh[1] or '0'), vh[2]
+  else
+    current = tonumber(redis.call('HGET', taskKey, 'v') or '0')
+  end
   if current ~= expected then
     results[i] = 'CONFLICT:' .. current
   elseif fence == '1' and not holds(readyKey, entry) then
     results[i] = 'LEASE_LOST'
   else
     if count > 0 then
-      -- a new task (version 0) has no history yet: 'h' is only ever written together with a version above 0
-      local history = current > 0 and redis.call('HGET', taskKey, 'h')
-      if history then history = history .. '\n' .. events else history = events end
+      local history = events
+      if stored then history = stored .. '\n' .. events end
       if request ~= '' then
         redis.call('HSET', taskKey, 'v', current + count, 'h', history, 'r', request)
       else
