@@ -456,4 +456,3 @@ const loadHistories = async (redis: Redis, keys: Keys, ids: readonly string[]) =
   });
   return out;
 };
-
