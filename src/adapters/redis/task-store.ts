@@ -200,24 +200,16 @@ export class RedisTaskStore {
     limits: InFlightLimits = { encoded: '' },
   ): Promise<LeaseResult> {
     const queues = plan.map((p) => p.name);
-    const raw = (await guardStorage('lease', () =>
-      runScript(
-        this.redis,
-        scripts.lease,
-        queues.map((q) => this.keys.ready(q)),
-        [
-          this.keys.workerGroup,
-          consumer,
-          this.keys.taskPrefix,
-          this.keys.clientPrefix,
-          this.keys.inFlight,
-          this.keys.parkedPrefix,
-          this.keys.parkedClients,
-          limits.encoded,
-          ...plan.map((p) => p.quota),
-        ],
-      ),
-    )) as (RawEntry | [0, ...string[]])[];
+    const args = [String(queues.length), ...queues.map((q) => this.keys.ready(q))];
+    args.push(this.keys.workerGroup, consumer, this.keys.taskPrefix, this.keys.clientPrefix, this.keys.inFlight);
+    args.push(this.keys.parkedPrefix, this.keys.parkedClients, limits.encoded, ...plan.map((p) => String(p.quota)));
+    // a command of its own, written at once rather than on the auto-pipeline's next turn (the lease is on every
+    // task's path). It may overtake an ack issued just before it: the lease then sees the client's in-flight count
+    // one too high and may park a task, which that ack puts back at once (commit.lua)
+    const raw = (await guardStorage('lease', () => runScriptArgs(this.redis, scripts.lease, args, true))) as (
+      | RawEntry
+      | [0, ...string[]]
+    )[];
     const last = raw.at(-1);
     const drained = last?.[0] === 0;
     const entries = (drained ? raw.slice(0, -1) : raw) as RawEntry[];

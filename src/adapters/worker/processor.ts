@@ -259,9 +259,12 @@ export class Processor {
     });
     let results: CommitResult[];
     try {
+      // a command of its own (see runScriptArgs), written at once: nothing in flight is about these entries, which
+      // this worker has just leased or reclaimed
       results = await this.o.store.commit(
         decided.map((d) => d.commit),
         this.o.workerId,
+        { ownCommand: true },
       );
     } catch (err) {
       for (const d of decided) this.recordHost(d.ticket, 'ignored');
