@@ -7,6 +7,7 @@ import type { LedgerEvent } from '../../../src/projections/projection.ts';
 import { Projector } from '../../../src/projections/projector.ts';
 import { dailyUsage, listTaskIds, STATUSES, statusCounts } from '../../../src/projections/read-models.ts';
 import { TASKS_PROJECTION } from '../../../src/projections/task-index.ts';
+import { enqueueDecided } from '../../support/commits.ts';
 import {
   expectedReadModels,
   foldHistory,
@@ -211,6 +212,24 @@ describe('projector: the largest batch PROJECTION_BATCH_SIZE allows', () => {
     expect(await p.step()).toBeGreaterThan(4_000);
     await catchUp(p);
     await expectReadModels(w.histories);
+  }, 60_000);
+});
+
+describe('projector: a batch of 5,000 new tasks in one queue, for one client', () => {
+  test('is applied in one step: no merged command is too large for the apply script', async () => {
+    // merged per key, each projection's record of every task and the queue's and the client's pending lists would
+    // each be one command of 10,000 values, past what the script's Lua `unpack` takes: the batch would fail on
+    // every retry
+    const histories = new Map<string, Recorded[]>();
+    for (let chunk = 0; chunk < 10; chunk++) {
+      const tasks = Array.from({ length: 500 }, (_, i) => enqueueDecided(`task-${chunk}-${i}`));
+      expect(await ctx.store.commit(tasks.map((t) => t.commit))).toEqual(tasks.map(() => ({ kind: 'ok' })));
+      for (const t of tasks) histories.set(t.commit.taskId, [...t.events]);
+    }
+    const p = projector({ batchSize: 5_000 });
+    expect(await p.step()).toBe(2 * 5_000); // the whole ledger, one script call for each projection
+    expect(await caughtUp()).toBe(true);
+    await expectReadModels(histories);
   }, 60_000);
 });
 

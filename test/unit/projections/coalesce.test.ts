@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { type Command, coalesce } from '../../../src/projections/coalesce.ts';
+import { type Command, coalesce, MAX_MEMBERS } from '../../../src/projections/coalesce.ts';
 import type { Write } from '../../../src/projections/projection.ts';
 
 /** A model of the keys the writes touch: applies commands as Redis would, one after another. */
@@ -107,4 +107,11 @@ describe('coalesce', () => {
       expect(run(commands)).toEqual(run(writes));
     },
   );
+});
+
+test('a merged command holds at most MAX_MEMBERS members; the rest go in further commands, in order', () => {
+  const writes: Write[] = Array.from({ length: 2 * MAX_MEMBERS + 5 }, (_, i) => ['ZADD', 'z', i, `m${i}`] as const);
+  const commands = coalesce(writes);
+  expect(commands.map((c) => c.length - 2)).toEqual([2 * MAX_MEMBERS, 2 * MAX_MEMBERS, 10]);
+  expect(commands.flatMap((c) => c.slice(2))).toEqual(writes.flatMap((w) => w.slice(2)));
 });
