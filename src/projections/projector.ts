@@ -341,8 +341,21 @@ export class Projector {
     }
     const fresh = this.#fresh(lock);
     this.#held.set(id, fresh);
+    await this.#dropLegacyGroup(name, gen);
     this.#o.log.info({ projection: name, gen }, 'projecting');
     return fresh;
+  }
+
+  /**
+   * Builds before the checkpoint became the read position read the ledger through a consumer group per generation
+   * (`proj:<name>:g<gen>`), whose pending list holds an entry per event read: the new holder removes it.
+   */
+  async #dropLegacyGroup(name: string, gen: number): Promise<void> {
+    try {
+      await this.#o.redis.xgroup('DESTROY', this.#o.keys.events, `proj:${name}:g${gen}`);
+    } catch {
+      // no ledger yet
+    }
   }
 
   /**

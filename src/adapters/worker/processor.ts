@@ -76,6 +76,8 @@ export class Processor {
   private reserved = 0;
   /** Lease commits in flight: the next lease does not wait for them (see takeAhead). */
   private readonly takes = new Set<Promise<void>>();
+  /** Lease commits that failed in a row: the lease loop backs off by them as by its own failures. */
+  private commitFailures = 0;
   private readonly completions: CommitBatcher;
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
@@ -171,6 +173,7 @@ export class Processor {
         continue;
       }
       try {
+        if (this.commitFailures > 0) await sleep(errorBackoffMs(this.commitFailures), this.stopping.signal);
         const queues = await this.unpausedQueues();
         if (queues.length === 0) {
           await sleep(PAUSED_REFRESH_MS, this.stopping.signal);
@@ -210,13 +213,23 @@ export class Processor {
    * Commits the lease of `entries` and starts their calls without holding up the lease loop: under load, the next
    * lease goes out while this one is being committed, instead of one lease round trip and one commit round trip
    * per turn. Their slots stay taken meanwhile. A failed commit leaves the entries leased to this worker, without
-   * calls, until their leases expire and a worker reclaims them (as a failure of the whole turn did before).
+   * calls, until their leases expire and a worker reclaims them; the loop backs off before its next lease, as after
+   * a failed lease, so that failing commits do not lease the queue empty.
    */
   private takeAhead(entries: readonly LeasedEntry[]): void {
     if (entries.length === 0) return;
     this.reserved += entries.length;
     const done: Promise<void> = this.take(entries, 'LeaseTask')
-      .catch((err: unknown) => this.o.log.error({ err }, 'committing a lease failed; its tasks wait for reclaim'))
+      .then(() => {
+        this.commitFailures = 0;
+      })
+      .catch((err: unknown) => {
+        this.commitFailures++;
+        this.o.log.error(
+          { err, failures: this.commitFailures },
+          'committing a lease failed; its tasks wait for reclaim',
+        );
+      })
       .finally(() => {
         this.reserved -= entries.length;
         this.takes.delete(done);

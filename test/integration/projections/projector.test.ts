@@ -270,6 +270,22 @@ describe('projector: idempotency', () => {
     expect(await ctx.redis.xinfo('GROUPS', ctx.keys.events)).toEqual([]);
   });
 
+  test('a consumer group an earlier build made for a generation is removed by the holder of its lock', async () => {
+    const w = new Workload(ctx.store, { seed: 44 });
+    await w.enqueue(30);
+    for (const name of PROJECTION_NAMES) {
+      // as builds that read through groups left it: created at the start, with entries pending in it
+      await ctx.redis.xgroup('CREATE', ctx.keys.events, `proj:${name}:g1`, '0');
+      await ctx.redis.xreadgroup('GROUP', `proj:${name}:g1`, 'projector', 'COUNT', 10, 'STREAMS', ctx.keys.events, '>');
+    }
+    expect(((await ctx.redis.xinfo('GROUPS', ctx.keys.events)) as unknown[]).length).toBe(2);
+
+    await catchUp(projector());
+
+    expect(await ctx.redis.xinfo('GROUPS', ctx.keys.events)).toEqual([]);
+    await expectReadModels(w.histories);
+  });
+
   test('the lag is the count of ledger entries after the checkpoint, also across a trim and for a new generation', async () => {
     const { w, p } = await builtUp();
     expect(await lags()).toEqual({ tasks: 0, usage: 0 });

@@ -130,6 +130,13 @@ describe('projection-apply script', () => {
     expect((await state()).keys.meta).toEqual({ checkpoint: '1-2', applied: '2' });
   });
 
+  test('a generation without seq (made before it existed, or replayed) gets it from its next ledger batch', async () => {
+    await ctx.redis.hset(meta, 'checkpoint', '1-1', 'applied', '1'); // no seq
+    // the batch does not reach the newest entry: the entries after it (1-4, 1-5) are counted
+    expect(await apply({ expected: '1-1', next: '1-3', first: '1-2', count: 2 })).toBe('OK');
+    expect((await state()).keys.meta).toEqual({ checkpoint: '1-3', applied: '3', seq: '3' });
+  });
+
   test('a batch of events all at or before the checkpoint only skips: no contiguity check, applied unchanged', async () => {
     await ctx.redis.hset(meta, 'checkpoint', '1-3', 'applied', '3');
 
@@ -143,7 +150,7 @@ describe('projection-apply script', () => {
     await ctx.redis.xdel(ctx.keys.events, '1-2');
 
     expect(await apply({ expected: '1-1', next: '1-3', first: '1-3', count: 1, read: 1 })).toBe('OK');
-    expect((await state()).keys.meta).toEqual({ checkpoint: '1-3', applied: '2' });
+    expect((await state()).keys.meta).toEqual({ checkpoint: '1-3', applied: '2', seq: '3' }); // 1-4, 1-5 after it
   });
 
   describe('refused batches write nothing', () => {

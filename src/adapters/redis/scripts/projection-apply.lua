@@ -10,7 +10,8 @@
   then the writes, each as: argument count, command (HSET HDEL HINCRBY ZADD ZREM SADD), key, arguments...
   The meta's `seq` is how many entries the ledger had ever had when it reached the checkpoint (XINFO's
   entries-added), so that the lag is entries-added now minus seq: set whenever a batch ends at the ledger's
-  newest entry or is a generation's first, counted on from there otherwise (an archive replay leaves it unset).
+  newest entry or is a generation's first, counted on from there otherwise; when it is missing (a generation from
+  before seq, or after an archive replay) a batch sets it by counting the entries after it, if at most 10,000.
   Returns 'OK' | 'LOCK_LOST' | 'CHECKPOINT:<current>' | 'GAP:<the entry after the checkpoint>'           ]]
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'LOCK_LOST' end
 local current = redis.call('HGET', KEYS[2], 'checkpoint') or ''
@@ -54,6 +55,11 @@ if ARGV[4] ~= '' then
     redis.call('HSET', KEYS[2], 'seq', added - length + tonumber(ARGV[6]))
   elseif redis.call('HEXISTS', KEYS[2], 'seq') == 1 then
     redis.call('HINCRBY', KEYS[2], 'seq', ARGV[6])
+  else
+    -- no seq yet (a generation made before seq existed, or after an archive replay): count the entries after the
+    -- new checkpoint, when there are few enough to count at once; otherwise a later batch does
+    local after = redis.call('XRANGE', KEYS[3], '(' .. ARGV[3], '+', 'COUNT', 10001)
+    if #after <= 10000 then redis.call('HSET', KEYS[2], 'seq', added - #after) end
   end
 end
 return 'OK'
