@@ -26,7 +26,7 @@ export const decided = (
   task: Task,
   command: TaskCommand,
   now: number,
-  opts: { entryId?: string; request?: HttpRequestSpec } = {},
+  opts: { entryId?: string; entryClient?: string; request?: HttpRequestSpec } = {},
 ): Decided => {
   const events = record(task.id, task.version, now, decide(command, task, now));
   return { events, after: events.reduce(evolve, task), commit: commitFor(task, events, opts) };

@@ -11,6 +11,8 @@ export type TaskCommit = Readonly<{
   request: HttpRequestSpec | null;
   /** The ready-stream entry this worker holds for the task; the commit fails with lease-lost if it does not. */
   entryId: string | null;
+  /** The client tag of that entry as leased: the in-flight count its ack decrements ('' = none). */
+  entryClient: string;
   ack: boolean;
   ready: boolean;
   due: number | 'remove' | null;
@@ -28,7 +30,7 @@ const isDueStatus = (s: Task['status']) => s === 'scheduled' || s === 'retrying'
 export const commitFor = (
   before: Task,
   events: readonly Recorded[],
-  opts: { entryId?: string; queue?: string; request?: HttpRequestSpec } = {},
+  opts: { entryId?: string; entryClient?: string; queue?: string; request?: HttpRequestSpec } = {},
 ): TaskCommit => {
   const after = events.reduce(evolve, before);
   const entryId = opts.entryId ?? null;
@@ -43,6 +45,7 @@ export const commitFor = (
     events,
     request: opts.request ?? null,
     entryId,
+    entryClient: opts.entryClient ?? '',
     ack: entryId !== null && after.status !== 'active',
     ready: after.status === 'pending' && before.status !== 'pending',
     due,

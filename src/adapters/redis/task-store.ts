@@ -22,7 +22,8 @@ export type Snapshot = Readonly<{
   request: HttpRequestSpec | null;
   unreadable?: string;
 }>;
-export type LeasedEntry = Snapshot & Readonly<{ queue: string; entryId: string }>;
+/** `entryClient`: the client tag on the ready entry ('' = none), which the lease counted in flight by. */
+export type LeasedEntry = Snapshot & Readonly<{ queue: string; entryId: string; entryClient: string }>;
 export type LeaseResult = Readonly<{ entries: LeasedEntry[]; waitFrom: ReadonlyMap<string, string> | null }>;
 export type CommitResult =
   | Readonly<{ kind: 'ok' }>
@@ -62,7 +63,7 @@ const snapshot = (taskId: string, history: string, request: string, decode = mas
   }
 };
 
-type RawEntry = [number, string, string, string, string, string];
+type RawEntry = [number, string, string, string, string, string, string];
 
 /**
  * The task ledger and work queues on Redis. Every write goes through the `commit` script: per task, atomic
@@ -106,8 +107,8 @@ export class RedisTaskStore {
   ): Promise<CommitResult[]> {
     const n = commits.length;
     if (n === 0) return [];
-    // laid out once as EVALSHA takes them: numkeys, 2 + 2n keys, 7 + 11n values (see commit.lua)
-    const args = new Array<string>(3 + 2 * n + 7 + 11 * n);
+    // laid out once as EVALSHA takes them: numkeys, 2 + 2n keys, 7 + 12n values (see commit.lua)
+    const args = new Array<string>(3 + 2 * n + 7 + 12 * n);
     args[0] = String(2 + 2 * n);
     args[1] = this.keys.events;
     args[2] = this.keys.due;
@@ -134,6 +135,7 @@ export class RedisTaskStore {
       args[a++] = c.ready ? '1' : '0';
       args[a++] = c.due === null ? '' : c.due === 'remove' ? '-' : String(c.due);
       args[a++] = c.clientId;
+      args[a++] = c.entryClient;
     }
     const replies = (await guardStorage('commit', () =>
       runScriptArgs(this.redis, scripts.commit, args, ownCommand),
@@ -283,10 +285,11 @@ const toCommitResult = (reply: string): CommitResult => {
 /** A leased task is about to be dispatched: its request comes opened, or the task is unreadable (wrong key). */
 const toLeased = (
   queues: readonly string[],
-  [index, entryId, taskId, , history, request]: RawEntry,
+  [index, entryId, taskId, , history, request, entryClient]: RawEntry,
   decode: RequestDecoder,
 ): LeasedEntry => ({
   ...snapshot(taskId, history, request, decode),
   queue: queues[index - 1] ?? '',
   entryId,
+  entryClient: entryClient ?? '',
 });

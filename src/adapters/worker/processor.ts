@@ -268,7 +268,12 @@ export class Processor {
           ? { type: 'LeaseTask', data: { workerId: this.o.workerId } }
           : { type: 'ReclaimTask', data: { workerId: this.o.workerId, retry: this.queue(e.queue).retry } });
       const events = record(e.task.id, e.task.version, now, this.decideOrNothing(command, e.task, now));
-      return { entry: e, events, ticket, commit: commitFor(e.task, events, { entryId: e.entryId, queue: e.queue }) };
+      return {
+        entry: e,
+        events,
+        ticket,
+        commit: commitFor(e.task, events, { entryId: e.entryId, entryClient: e.entryClient, queue: e.queue }),
+      };
     });
     let results: CommitResult[];
     try {
@@ -389,7 +394,7 @@ export class Processor {
       const events: Recorded[] = record(task.id, task.version, now, decide(command, task, now));
       try {
         const result = await this.completions.commit(
-          commitFor(task, events, { entryId: entry.entryId, queue: entry.queue }),
+          commitFor(task, events, { entryId: entry.entryId, entryClient: entry.entryClient, queue: entry.queue }),
         );
         if (result.kind === 'ok') {
           this.o.log.info(

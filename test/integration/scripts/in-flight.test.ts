@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { inFlightLimits, unparkTasks } from '../../../src/adapters/redis/in-flight.ts';
 import type { LeasedEntry } from '../../../src/adapters/redis/task-store.ts';
 import { parseTiers } from '../../../src/domain/client/tier.ts';
-import { attemptCommand, decided, enqueue, leaseCommand } from '../../support/commits.ts';
+import { attemptCommand, decided, enqueue, leaseCommand, sleepMs } from '../../support/commits.ts';
 import { inFlightByClient, readyEntries } from '../../support/redis-state.ts';
 import { T0, testStore } from '../../support/store.ts';
 
@@ -27,9 +27,12 @@ const lease = async (worker: string, quota: number, queue = 'default') =>
 /** Commits the lease of each entry, then a 200 for each: the dispatches end and their entries are acked. */
 const leaseAndFinish = async (worker: string, entries: readonly LeasedEntry[]) => {
   for (const e of entries) {
-    const leased = decided(e.task, leaseCommand(worker), T0, { entryId: e.entryId });
+    const leased = decided(e.task, leaseCommand(worker), T0, { entryId: e.entryId, entryClient: e.entryClient });
     expect(await ctx.store.commit([leased.commit], worker)).toEqual([{ kind: 'ok' }]);
-    const done = decided(leased.after, attemptCommand(leased.after, 200), T0, { entryId: e.entryId });
+    const done = decided(leased.after, attemptCommand(leased.after, 200), T0, {
+      entryId: e.entryId,
+      entryClient: e.entryClient,
+    });
     expect(await ctx.store.commit([done.commit], worker)).toEqual([{ kind: 'ok' }]);
   }
 };
@@ -68,6 +71,24 @@ describe('in-flight limits in the lease and commit scripts', () => {
     const next = await lease('worker-a', 10);
     expect(next.map((e) => e.task.id)).toEqual(['alpha-3']);
     expect(await parkedIds('alpha')).toEqual(['alpha-4']);
+  });
+
+  test('a reclaimed entry keeps its client tag, so the reclaimer’s ack frees the slot the first lease counted', async () => {
+    await register('alpha', 'small');
+    await fill('alpha', 3);
+    const first = await lease('worker-a', 10);
+    expect(first.map((e) => [e.task.id, e.entryClient])).toEqual([
+      ['alpha-1', 'alpha'],
+      ['alpha-2', 'alpha'],
+    ]);
+    await sleepMs(60);
+    const taken = await ctx.store.reclaim('worker-b', ['default'], 50, 1);
+    expect(taken.map((e) => [e.task.id, e.entryClient])).toEqual([['alpha-1', 'alpha']]);
+
+    await leaseAndFinish('worker-b', taken);
+
+    expect((await inFlightByClient(ctx.redis, ctx.keys)).get('alpha')?.inFlight).toBe(1);
+    expect((await readyEntries(ctx.redis, ctx.keys, 'default')).map((e) => e.taskId)).toEqual(['alpha-2', 'alpha-3']);
   });
 
   test('two workers leasing in turns never hold more than the limit, and every task gets out', async () => {
@@ -167,6 +188,7 @@ describe('in-flight limits in the lease and commit scripts', () => {
     expect(again.map((e) => [e.task.id, e.task.status])).toEqual([['alpha-3', 'cancelled']]);
     const dropped = decided(again[0]?.task ?? parked.task, leaseCommand('worker-a'), T0, {
       entryId: again[0]?.entryId ?? '',
+      entryClient: again[0]?.entryClient ?? '',
     });
     expect(await ctx.store.commit([dropped.commit], 'worker-a')).toEqual([{ kind: 'ok' }]);
     expect((await inFlightByClient(ctx.redis, ctx.keys)).get('alpha')?.inFlight).toBe(1);

@@ -32,9 +32,9 @@ describe('reclaim script', () => {
 
     const taken = await ctx.store.reclaim('worker-b', ['default'], MIN_IDLE, 10);
 
-    expect(taken.map((t) => ({ queue: t.queue, entryId: t.entryId, id: t.task.id }))).toEqual([
-      { queue: 'default', entryId: a.entryId, id: 'task-a' },
-      { queue: 'default', entryId: b.entryId, id: 'task-b' },
+    expect(taken.map((t) => ({ queue: t.queue, entryId: t.entryId, id: t.task.id, client: t.entryClient }))).toEqual([
+      { queue: 'default', entryId: a.entryId, id: 'task-a', client: 'client-1' },
+      { queue: 'default', entryId: b.entryId, id: 'task-b', client: 'client-1' },
     ]);
     expect(taken[0]?.task).toEqual(lease.after);
     expect(taken[0]?.task).toMatchObject({ status: 'active', workerId: 'worker-a', version: 2 });

@@ -181,6 +181,7 @@ describe('the gate before a lease', () => {
     request: { url, method: 'POST', headers: {}, body: '' },
     queue: 'default',
     entryId: '1-0',
+    entryClient: '',
   });
 
   test('a ready task whose host is open is deferred to the end of the open period, plus jitter', () => {

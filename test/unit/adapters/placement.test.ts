@@ -29,7 +29,7 @@ const place = (
   history: TaskEvent[],
   command: TaskCommand,
   now = T0,
-  opts: { entryId?: string; request?: HttpRequestSpec } = {},
+  opts: { entryId?: string; entryClient?: string; request?: HttpRequestSpec } = {},
 ) => {
   const before: Task = history.length === 0 ? initialTask(TASK_ID) : stateAfter(...history);
   const events = record(TASK_ID, before.version, now, decide(command, before, now));
@@ -46,6 +46,7 @@ describe('commitFor', () => {
       events,
       request: REQUEST,
       entryId: null,
+      entryClient: '',
       ack: false,
       ready: true,
       due: null,
@@ -110,7 +111,7 @@ describe('commitFor', () => {
   });
 
   test('leasing a cancelled task records nothing and acknowledges the stale entry', () => {
-    const { events, commit } = place(histories.cancelled(), lease(), T0, { entryId: ENTRY });
+    const { events, commit } = place(histories.cancelled(), lease(), T0, { entryId: ENTRY, entryClient: 'client-1' });
     expect(events).toStrictEqual([]);
     expect(commit).toStrictEqual({
       taskId: TASK_ID,
@@ -119,6 +120,8 @@ describe('commitFor', () => {
       events: [],
       request: null,
       entryId: ENTRY,
+      // the ack takes the entry out of the in-flight count its lease put it in
+      entryClient: 'client-1',
       ack: true,
       ready: false,
       due: null,

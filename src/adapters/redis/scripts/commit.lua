@@ -5,11 +5,12 @@
   KEYS[1+2i] task hash       td:{p}:task:<id>     KEYS[2+2i] ready stream of the task's queue  td:{p}:ready:<q>
   ARGV[1] consumer group  ARGV[2] consumer  ARGV[3] wake channel  ARGV[4] n = number of tasks
   ARGV[5] in-flight hash  ARGV[6] parked list prefix  ARGV[7] parked clients set
-  then 11 ARGV per task: taskId, expected version, events (JSON lines joined by \n, '' = none), event count,
+  then 12 ARGV per task: taskId, expected version, events (JSON lines joined by \n, '' = none), event count,
     request JSON ('' = keep), entry id, fence (1 = entry must be leased by this consumer), ack (1 = XACK+XDEL
-    the entry), ready (1 = XADD to the ready stream), due ('' = leave, '-' = ZREM, <ms> = ZADD), client id
-  An acknowledged entry leaves its client's in-flight count (lease.lua counted it) and puts one of the client's
-  parked tasks back on its ready stream.
+    the entry), ready (1 = XADD to the ready stream), due ('' = leave, '-' = ZREM, <ms> = ZADD), client id,
+    the acked entry's client tag as lease.lua or reclaim.lua returned it ('' = untagged)
+  An acknowledged entry leaves its client's in-flight count (lease.lua counted it by the same tag) and puts one
+  of the client's parked tasks back on its ready stream.
   Returns one reply per task: 'OK' | 'CONFLICT:<current version>' | 'LEASE_LOST'                          ]]
 local group, consumer, wake = ARGV[1], ARGV[2], ARGV[3]
 local n = tonumber(ARGV[4])
@@ -25,12 +26,10 @@ local function addReady(readyKey, taskId, client)
 end
 
 -- counted only when the entry really left the pending list, so a repeated ack cannot count twice
-local function ackEntry(readyKey, entry)
-  local found = redis.call('XRANGE', readyKey, entry, entry)[1]
+local function ackEntry(readyKey, entry, client)
   local acked = redis.call('XACK', readyKey, group, entry)
   redis.call('XDEL', readyKey, entry)
-  local client = found and found[2][4]
-  if acked == 0 or not client then return end
+  if acked == 0 or client == '' then return end
   if redis.call('HINCRBY', inflight, client, -1) <= 0 then redis.call('HDEL', inflight, client) end
   local parked = redis.call('LPOP', parkedPrefix .. client)
   if not parked then return end
@@ -46,12 +45,12 @@ local function holds(readyKey, entry)
   return ok and #pending > 0
 end
 for i = 1, n do
-  local a = 7 + (i - 1) * 11
+  local a = 7 + (i - 1) * 12
   local taskKey, readyKey = KEYS[1 + 2 * i], KEYS[2 + 2 * i]
   local taskId, expected = ARGV[a + 1], tonumber(ARGV[a + 2])
   local events, count, request = ARGV[a + 3], tonumber(ARGV[a + 4]), ARGV[a + 5]
   local entry, fence, ack, ready, due = ARGV[a + 6], ARGV[a + 7], ARGV[a + 8], ARGV[a + 9], ARGV[a + 10]
-  local client = ARGV[a + 11]
+  local client, entryClient = ARGV[a + 11], ARGV[a + 12]
   -- the history comes in the same read when events are to be appended to it
   local current, stored
   if count > 0 then
@@ -79,7 +78,7 @@ for i = 1, n do
     elseif request ~= '' then
       redis.call('HSET', taskKey, 'r', request)
     end
-    if ack == '1' then ackEntry(readyKey, entry) end
+    if ack == '1' then ackEntry(readyKey, entry, entryClient) end
     if due == '-' then
       redis.call('ZREM', KEYS[2], taskId)
     elseif due ~= '' then

@@ -8,10 +8,11 @@
   ARGV[1] consumer group  ARGV[2] consumer  ARGV[3] task key prefix td:{p}:task:
   ARGV[4] client key prefix  ARGV[5] in-flight hash  ARGV[6] parked list prefix  ARGV[7] parked clients set
   ARGV[8] in-flight limits by tier 'free=1,basic=5' ('' = none)  ARGV[8+i] quota of KEYS[i]
-  Returns { {key index, entry id, task id, version, history, request}, ... } and, when fewer were found than
-  asked for because every stream is drained, a last element {0, last id of KEYS[1], last id of KEYS[2], ...}:
-  an XREAD BLOCK from those ids wakes on the first entry added after this script, without a gap. Fewer found
-  without that element means the read limit was reached while parking: the caller should lease again at once.]]
+  Returns { {key index, entry id, task id, version, history, request, entry's client tag}, ... } and, when
+  fewer were found than asked for because every stream is drained, a last element {0, last id of KEYS[1],
+  last id of KEYS[2], ...}: an XREAD BLOCK from those ids wakes on the first entry added after this script,
+  without a gap. Fewer found without that element means the read limit was reached while parking: the caller
+  should lease again at once.                                                                                ]]
 local group, consumer, prefix = ARGV[1], ARGV[2], ARGV[3]
 local clientPrefix, inflight, parkedPrefix, parkedClients = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local out, exhausted = {}, {}
@@ -58,7 +59,7 @@ local function take(i, count)
       local taskId = entry[2][2]
       if admit(KEYS[i], entry[1], taskId, entry[2][4]) then
         local snap = redis.call('HMGET', prefix .. taskId, 'v', 'h', 'r')
-        out[#out + 1] = { i, entry[1], taskId, snap[1] or '0', snap[2] or '', snap[3] or '' }
+        out[#out + 1] = { i, entry[1], taskId, snap[1] or '0', snap[2] or '', snap[3] or '', entry[2][4] or '' }
         handed = handed + 1
       end
     end

@@ -4,7 +4,7 @@
   reclaimers cannot both win it. Entries whose stream entry is gone are dropped from the list by XCLAIM.
   KEYS[i]  ready streams                     td:{p}:ready:<q>
   ARGV[1] consumer group  ARGV[2] consumer  ARGV[3] task key prefix  ARGV[4] min idle ms  ARGV[5] max entries
-  Returns { {key index, entry id, task id, version, history, request}, ... }                             ]]
+  Returns { {key index, entry id, task id, version, history, request, entry's client tag}, ... }          ]]
 local group, consumer, prefix = ARGV[1], ARGV[2], ARGV[3]
 local minIdle, left = tonumber(ARGV[4]), tonumber(ARGV[5])
 local out = {}
@@ -19,7 +19,7 @@ for i = 1, #KEYS do
       if entry and entry[2] then
         local taskId = entry[2][2]
         local snap = redis.call('HMGET', prefix .. taskId, 'v', 'h', 'r')
-        out[#out + 1] = { i, entry[1], taskId, snap[1] or '0', snap[2] or '', snap[3] or '' }
+        out[#out + 1] = { i, entry[1], taskId, snap[1] or '0', snap[2] or '', snap[3] or '', entry[2][4] or '' }
         left = left - 1
       end
     end
