@@ -2,6 +2,11 @@
  * A diagnostic, not part of `npm run bench`: dispatches a backlog of N tasks with one `MODE=worker` process on a
  * fresh redis-server (AOF everysec, automatic rewrites off) and prints, per task, redis-server CPU, commandstats
  * and the bytes the run appended to the AOF by command. `PROBE_REWRITE=1` keeps automatic rewrites on.
+ * `PROBE_AOF=0` runs without the AOF, to see what appending to it costs.
+ * `PROBE_SLOWLOG=1` logs every command in the slow log and prints the time spent in each script (EVALSHA is one
+ * row in commandstats). A script's time includes the commands it calls, which also have rows of their own. Logging
+ * every command costs some Redis CPU of its own, and the times are wall clock: on shared cores a script that is
+ * preempted counts the wait too.
  *   N=20000 CONCURRENCY=50 node bench/probe-dispatch.ts
  */
 import { spawn } from 'node:child_process';
@@ -12,6 +17,7 @@ import { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import { redisKeys } from '../src/adapters/redis/keys.ts';
 import { commitFor, type TaskCommit } from '../src/adapters/redis/placement.ts';
+import { scripts } from '../src/adapters/redis/scripts/index.ts';
 import { RedisTaskStore } from '../src/adapters/redis/task-store.ts';
 import { newTaskId } from '../src/api/task-id.ts';
 import { decide } from '../src/domain/task/decide.ts';
@@ -30,7 +36,15 @@ endWhatWeStartOnExit();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const rewrite = process.env.PROBE_REWRITE === '1' ? [] : ['--auto-aof-rewrite-percentage', '0'];
-const server = trackServer(await startRedisServer(['--appendonly', 'yes', '--appendfsync', 'everysec', ...rewrite]));
+const server = trackServer(
+  await startRedisServer([
+    '--appendonly',
+    process.env.PROBE_AOF === '0' ? 'no' : 'yes',
+    '--appendfsync',
+    'everysec',
+    ...rewrite,
+  ]),
+);
 const redis = new Redis(server.url);
 const sink = track(spawn(process.execPath, [root('bench/sink.ts')], { stdio: ['ignore', 'pipe', 'inherit'] }));
 const port = await new Promise<number>((resolve) =>
@@ -58,9 +72,15 @@ for (let done = 0; done < N; done += 1000) {
   await store.commit(commits);
 }
 const aofDir = join(server.dir ?? '', 'appendonlydir');
-const aofFiles = () => readdirSync(aofDir).filter((f) => f.includes('.incr.'));
+const aofFiles = () => (process.env.PROBE_AOF === '0' ? [] : readdirSync(aofDir)).filter((f) => f.includes('.incr.'));
 const aofSize = () => aofFiles().reduce((s, f) => s + statSync(join(aofDir, f)).size, 0);
 await redis.config('RESETSTAT');
+const SLOWLOG = process.env.PROBE_SLOWLOG === '1';
+if (SLOWLOG) {
+  await redis.config('SET', 'slowlog-max-len', String(40 * N));
+  await redis.config('SET', 'slowlog-log-slower-than', '0');
+  await redis.slowlog('RESET');
+}
 const aof0 = aofSize();
 const cpu0 = cpuSeconds(server.process.pid, true);
 const worker = track(
@@ -100,6 +120,7 @@ const lastAt = performance.now();
 const cpu1 = cpuSeconds(server.process.pid, true);
 const workerCpu = cpuSeconds(worker.pid) - workerCpu0;
 const stats = await redis.info('commandstats');
+if (SLOWLOG) await redis.config('SET', 'slowlog-log-slower-than', '-1');
 const mem = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
 worker.kill('SIGTERM');
 await sleep(1500);
@@ -120,6 +141,24 @@ rows.sort((a, b) => b[2] - a[2]);
 console.log('command          calls/task   µs/task');
 for (const [name, calls, us] of rows.slice(0, 20))
   console.log(`${name.padEnd(16)} ${calls.toFixed(2).padStart(10)} ${us.toFixed(1).padStart(9)}`);
+if (SLOWLOG) {
+  const bySha = new Map(Object.values(scripts).map((s) => [s.sha1, s.name]));
+  const log = (await redis.slowlog('GET', -1)) as [number, number, number, string[]][];
+  const byScript = new Map<string, [number, number]>();
+  for (const [, , us, args] of log) {
+    const cmd = String(args[0]).toLowerCase();
+    const name = cmd === 'evalsha' ? (bySha.get(String(args[1])) ?? 'evalsha ?') : cmd;
+    const entry = byScript.get(name) ?? [0, 0];
+    entry[0]++;
+    entry[1] += us;
+    byScript.set(name, entry);
+  }
+  console.log('slow log: script or command    calls/task   µs/task   µs/call');
+  for (const [name, [c, us]] of [...byScript].sort((a, b) => b[1][1] - a[1][1]).slice(0, 12))
+    console.log(
+      `${name.padEnd(30)} ${(c / N).toFixed(3).padStart(10)} ${(us / N).toFixed(1).padStart(9)} ${(us / c).toFixed(0).padStart(9)}`,
+    );
+}
 // the AOF in RESP: count bytes by command name (the first bulk string of each array)
 const text = readFileSync(join(aofDir, aofFiles().at(-1) as string), 'latin1');
 const byCmd = new Map<string, [number, number]>();
