@@ -1,44 +1,17 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { benchRunner } from '../support/bench-run.ts';
 
-const COMPARE = fileURLToPath(new URL('../../bench/compare.ts', import.meta.url));
-let running: ChildProcess | null = null;
-
+const bench = benchRunner();
 // a bench cut short (the test timed out) is stopped: on SIGTERM it stops everything it started
-afterEach(() => {
-  if (running && running.exitCode === null && running.signalCode === null) running.kill('SIGTERM');
-  running = null;
-});
+afterEach(() => bench.stop());
 
 /** Runs `node bench/compare.ts` in smoke mode; resolves with its exit code and what it printed. */
-const runSmoke = (): Promise<{ code: number | null; stdout: string; stderr: string }> =>
-  new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, BENCH_SMOKE: '1' };
-    for (const key of [
-      'N',
-      'ENQUEUE_N',
-      'RUNS',
-      'CONCURRENCIES',
-      'TIMED_CONCURRENCY',
-      'BATCH',
-      'SCENARIOS',
-      'BENCH_OUT',
-    ])
-      delete env[key];
-    const child = spawn(process.execPath, [COMPARE], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    running = child;
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    child.once('error', reject);
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+const runSmoke = () => {
+  const env: NodeJS.ProcessEnv = { ...process.env, BENCH_SMOKE: '1' };
+  for (const key of ['N', 'ENQUEUE_N', 'RUNS', 'CONCURRENCIES', 'TIMED_CONCURRENCY', 'BATCH', 'SCENARIOS', 'BENCH_OUT'])
+    delete env[key];
+  return bench.run('compare', env);
+};
 
 /** The table's rows: scenario, metric, ours, BullMQ, ratio. */
 const tableRows = (stdout: string) =>

@@ -1,40 +1,17 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { benchRunner } from '../support/bench-run.ts';
 
-const SCRIPT = fileURLToPath(new URL('../../bench/enqueue-hop.ts', import.meta.url));
-let running: ChildProcess | null = null;
-
-afterEach(() => {
-  if (running && running.exitCode === null && running.signalCode === null) running.kill('SIGTERM');
-  running = null;
-});
-
-const run = (): Promise<{ code: number | null; output: string }> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SCRIPT], {
-      env: { ...process.env, N: '300', RUNS: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    running = child;
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => {
-      output += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      output += c.toString();
-    });
-    child.once('error', reject);
-    child.once('exit', (code) => resolve({ code, output }));
-  });
+const bench = benchRunner();
+afterEach(() => bench.stop());
 
 describe('bench/enqueue-hop.ts with tiny counts', () => {
   it('measures Queue.add, the bare HTTP hop and our enqueue route, each with a rate and CPU', {
     timeout: 90_000,
   }, async () => {
-    const { code, output } = await run();
+    const { code, stdout, stderr } = await bench.run('enqueue-hop', { ...process.env, N: '300', RUNS: '1', ONLY: '' });
+    const output = `${stdout}\n${stderr}`;
     expect(code, output).toBe(0);
-    const rows = output
+    const rows = stdout
       .split('\n')
       .filter((l) => l.startsWith('| ') && !l.startsWith('| what'))
       .map((l) =>
