@@ -16,7 +16,13 @@ type ThreadData = Readonly<{ config: Config }>;
 
 const RESTART_MS = 1000;
 
-export const startProjectorThread = (config: Config, log: Logger): { stop: () => Promise<void> } => {
+export type ProjectorThread = Readonly<{
+  stop: () => Promise<void>;
+  /** The thread running now (a new one after each restart). */
+  current: () => Worker;
+}>;
+
+export const startProjectorThread = (config: Config, log: Logger): ProjectorThread => {
   let stopping = false;
   let thread: Worker;
   let timer: NodeJS.Timeout | undefined;
@@ -31,6 +37,7 @@ export const startProjectorThread = (config: Config, log: Logger): { stop: () =>
   };
   start();
   return {
+    current: () => thread,
     stop: async () => {
       stopping = true;
       clearTimeout(timer);
